@@ -1,0 +1,205 @@
+#include "engine.hpp"
+
+#include "ring.hpp"
+#include "rt/rt_guard.hpp"
+
+#include <fmt/format.h>
+#include <jack/metadata.h>
+#include <jack/uuid.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+namespace looprig {
+
+namespace {
+std::atomic<bool> g_stop{false};
+
+void log(const std::string& line) { fmt::print(stderr, "looprigd: {}\n", line); }
+
+std::string port_digits(uint32_t index, uint32_t count) {
+    const int width = count > 100 ? static_cast<int>(std::to_string(count - 1).size()) : 2;
+    return fmt::format("{:0{}}", index, width);
+}
+}  // namespace
+
+void Engine::request_stop() { g_stop.store(true); }
+
+Engine::Engine(const EngineOptions& options) : options_(options) {
+    if (options_.slots == 0 || options_.slots > LR_MAX_SLOTS)
+        throw std::runtime_error(fmt::format("--slots must be 1..{}", LR_MAX_SLOTS));
+    if (!(options_.declick_ms >= 0.0 && options_.declick_ms <= 100.0))
+        throw std::runtime_error("--declick-ms must be 0..100");
+    segment_ = shm::Segment::create(options_.name, options_.slots);
+
+    jack_status_t status{};
+    client_ = jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(JackUseExactName | JackNoStartServer), &status);
+    if (!client_) {
+        const char* server = std::getenv("JACK_DEFAULT_SERVER");
+        if (status & JackNameNotUnique)
+            throw std::runtime_error(fmt::format("JACK client name '{}' is already taken", options_.name));
+        throw std::runtime_error(fmt::format("cannot connect to the JACK server '{}' (status 0x{:x}); is jackd running?",
+                                             server ? server : "default", static_cast<unsigned>(status)));
+    }
+    sample_rate_ = jack_get_sample_rate(client_);
+    const uint32_t buffer = jack_get_buffer_size(client_);
+    buffer_size_.store(buffer);
+
+    CoreConfig cfg;
+    cfg.slot_count = options_.slots;
+    cfg.sample_rate = sample_rate_;
+    cfg.max_frames = 8192;  // JACK2's largest period
+    cfg.declick_frames = static_cast<uint32_t>(std::lround(options_.declick_ms * sample_rate_ / 1000.0));
+    core_ = std::make_unique<AudioCore>(*segment_, cfg);
+    loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes);
+
+    lr_header* h = segment_->header();
+    h->sample_rate = sample_rate_;
+    h->buffer_size = buffer;
+    const char* server = std::getenv("JACK_DEFAULT_SERVER");
+    std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", server ? server : "default");
+    std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(client_));
+
+    register_ports();
+    jack_set_process_callback(client_, &Engine::process_callback, this);
+    jack_set_xrun_callback(client_, &Engine::xrun_callback, this);
+    jack_set_buffer_size_callback(client_, &Engine::buffer_size_callback, this);
+    jack_set_sample_rate_callback(client_, &Engine::sample_rate_callback, this);
+    jack_on_info_shutdown(client_, &Engine::shutdown_callback, this);
+    if (jack_activate(client_) != 0) throw std::runtime_error("cannot activate the JACK client");
+    shm::store_release(h->engine_state, LR_ENGINE_RUNNING);
+}
+
+Engine::~Engine() {
+    if (client_) {
+        if (!jack_lost_.load()) jack_deactivate(client_);
+        jack_client_close(client_);
+    }
+    loader_.reset();
+    core_.reset();
+}
+
+void Engine::register_ports() {
+    auto add = [&](const std::string& short_name, const std::string& pretty) {
+        jack_port_t* p = jack_port_register(client_, short_name.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+        if (!p) throw std::runtime_error(fmt::format("cannot register JACK port {}", short_name));
+        const jack_uuid_t uuid = jack_port_uuid(p);
+        if (!jack_uuid_empty(uuid)) jack_set_property(client_, uuid, JACK_METADATA_PRETTY_NAME, pretty.c_str(), "text/plain");
+        return p;
+    };
+    master_[0] = add("out_L", "Master L");
+    master_[1] = add("out_R", "Master R");
+    if (options_.slot_outs) {
+        for (uint32_t i = 0; i < options_.slots; ++i) {
+            const std::string n = port_digits(i, options_.slots);
+            slot_ports_[0].push_back(add("slot" + n + "_L", fmt::format("Slot {} L", i)));
+            slot_ports_[1].push_back(add("slot" + n + "_R", fmt::format("Slot {} R", i)));
+        }
+        slot_buffers_[0].resize(options_.slots);
+        slot_buffers_[1].resize(options_.slots);
+    }
+}
+
+int Engine::process_callback(jack_nframes_t nframes, void* arg) {
+    auto* self = static_cast<Engine*>(arg);
+    rt_guard::enter();
+    CoreOutputs out;
+    out.master[0] = static_cast<float*>(jack_port_get_buffer(self->master_[0], nframes));
+    out.master[1] = static_cast<float*>(jack_port_get_buffer(self->master_[1], nframes));
+    if (!self->slot_ports_[0].empty()) {
+        for (std::size_t i = 0; i < self->slot_ports_[0].size(); ++i) {
+            self->slot_buffers_[0][i] = static_cast<float*>(jack_port_get_buffer(self->slot_ports_[0][i], nframes));
+            self->slot_buffers_[1][i] = static_cast<float*>(jack_port_get_buffer(self->slot_ports_[1][i], nframes));
+        }
+        out.slot_left = self->slot_buffers_[0].data();
+        out.slot_right = self->slot_buffers_[1].data();
+    }
+    self->core_->process(nframes, jack_last_frame_time(self->client_), out);
+    rt_guard::leave();
+    return 0;
+}
+
+int Engine::xrun_callback(void* arg) {
+    static_cast<Engine*>(arg)->core_->count_xrun();
+    return 0;
+}
+
+int Engine::buffer_size_callback(jack_nframes_t nframes, void* arg) {
+    auto* self = static_cast<Engine*>(arg);
+    self->buffer_size_.store(nframes);
+    self->segment_->header()->buffer_size = nframes;
+    return 0;
+}
+
+int Engine::sample_rate_callback(jack_nframes_t rate, void* arg) {
+    auto* self = static_cast<Engine*>(arg);
+    if (rate != self->sample_rate_ && self->sample_rate_ != 0) {
+        self->core_->set_sample_rate(rate);
+        self->segment_->header()->sample_rate = rate;
+    }
+    return 0;
+}
+
+void Engine::shutdown_callback(jack_status_t, const char* reason, void* arg) {
+    auto* self = static_cast<Engine*>(arg);
+    std::snprintf(self->jack_lost_reason_, sizeof self->jack_lost_reason_, "%s", reason ? reason : "unknown");
+    self->jack_lost_.store(true);
+}
+
+void Engine::reap_dead_clients() {
+    for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
+        lr_client_slot* c = segment_->client(i);
+        const uint32_t pid = shm::load_acquire(c->owner_pid);
+        if (pid == 0) continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+        // Its owner is gone: the audio thread frees an ACTIVE place after
+        // discarding its commands; a place claimed but never activated is ours to free.
+        if (shm::compare_exchange(c->state, LR_CLIENT_ACTIVE, LR_CLIENT_CLOSING)) {
+            if (options_.verbose) log(fmt::format("client {} (pid {}) died; reclaiming its place", i, pid));
+        } else if (shm::load_acquire(c->state) == LR_CLIENT_FREE) {
+            shm::compare_exchange(c->owner_pid, pid, 0);
+        }
+    }
+}
+
+void Engine::free_garbage() {
+    Sample* s = nullptr;
+    while (core_->garbage().pop_into(&s)) delete s;
+}
+
+int Engine::run() {
+    using namespace std::chrono_literals;
+    const lr_header* h = segment_->header();
+    fmt::print("looprigd: ready: JACK client '{}' on server '{}', {} Hz, {} frames, {} slots{}, segment /dev/shm{}\n",
+               h->jack_client_name, h->jack_server_name, sample_rate_, buffer_size_.load(), options_.slots,
+               options_.slot_outs ? " with per-slot outs" : "", segment_->name());
+    std::fflush(stdout);
+    int tick = 0;
+    uint64_t reported_violations = 0;
+    while (!g_stop.load()) {
+        std::this_thread::sleep_for(10ms);
+        free_garbage();
+        if (++tick % 10 == 0) reap_dead_clients();
+        if (rt_guard::armed_build()) {
+            const uint64_t v = rt_guard::violations();
+            segment_->header()->rt_violations = v;
+            if (v != reported_violations) {
+                log(fmt::format("RT VIOLATION on the audio thread: {} so far (first: {})", v, rt_guard::first_violation()));
+                reported_violations = v;
+            }
+        }
+        if (jack_lost_.load()) {
+            shm::store_release(segment_->header()->engine_state, LR_ENGINE_JACK_LOST);
+            log(fmt::format("the JACK server went away ({}); exiting", jack_lost_reason_));
+            return 2;
+        }
+    }
+    shm::store_release(segment_->header()->engine_state, LR_ENGINE_STOPPING);
+    log("stopping");
+    return 0;
+}
+
+}  // namespace looprig

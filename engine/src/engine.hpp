@@ -1,0 +1,61 @@
+// looprigd's non-RT side: the JACK client, the shared-memory segment, the
+// loader and housekeeping threads. The process callback only calls
+// AudioCore::process(). Nothing here is RT safe except process_callback().
+#pragma once
+
+#include "loader.hpp"
+#include "rt/audio_core.hpp"
+#include "segment.hpp"
+
+#include <jack/jack.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace looprig {
+
+struct EngineOptions {
+    std::string name = "looprig";
+    uint32_t slots = 32;
+    bool slot_outs = false;
+    double declick_ms = 2.0;
+    uint64_t max_file_bytes = uint64_t{1} << 30;  // decoded size cap per file
+    bool verbose = false;
+};
+
+class Engine {
+public:
+    explicit Engine(const EngineOptions& options);  // throws std::runtime_error with a clear message
+    ~Engine();
+    /// Housekeeping until SIGINT/SIGTERM or until JACK goes away. Returns the exit code.
+    int run();
+    /// Ask run() to return (async-signal safe).
+    static void request_stop();
+
+private:
+    static int process_callback(jack_nframes_t nframes, void* self);
+    static int xrun_callback(void* self);
+    static int buffer_size_callback(jack_nframes_t nframes, void* self);
+    static int sample_rate_callback(jack_nframes_t rate, void* self);
+    static void shutdown_callback(jack_status_t code, const char* reason, void* self);
+    void register_ports();
+    void reap_dead_clients();
+    void free_garbage();
+
+    EngineOptions options_;
+    std::unique_ptr<shm::Segment> segment_;
+    jack_client_t* client_ = nullptr;
+    jack_port_t* master_[2] = {nullptr, nullptr};
+    std::vector<jack_port_t*> slot_ports_[2];
+    std::vector<float*> slot_buffers_[2];
+    std::unique_ptr<AudioCore> core_;
+    std::unique_ptr<Loader> loader_;
+    uint32_t sample_rate_ = 0;
+    std::atomic<bool> jack_lost_{false};
+    char jack_lost_reason_[256] = {};
+    std::atomic<uint32_t> buffer_size_{0};
+};
+
+}  // namespace looprig

@@ -1,0 +1,186 @@
+#include "loader.hpp"
+
+#include <fmt/format.h>
+#include <samplerate.h>
+#include <sndfile.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <sys/stat.h>
+
+namespace looprig {
+
+namespace {
+
+std::string base_name(const std::string& path) {
+    const auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+DecodeOutcome failure(int code, std::string message) {
+    DecodeOutcome out;
+    out.code = code;
+    out.message = std::move(message);
+    return out;
+}
+
+struct SndFileCloser {
+    void operator()(SNDFILE* f) const { sf_close(f); }
+};
+
+}  // namespace
+
+std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from_rate, uint32_t to_rate) {
+    const double ratio = static_cast<double>(to_rate) / from_rate;
+    const auto out_frames = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(frames * ratio)));
+    // Wrap-around context on both sides so the converter sees the loop as
+    // periodic; the filter's reach is far below 4096 source frames.
+    const uint64_t pad = 4096;
+    std::vector<float> padded(frames + 2 * pad);
+    for (uint64_t i = 0; i < padded.size(); ++i) {
+        const int64_t src = static_cast<int64_t>(i) - static_cast<int64_t>(pad);
+        const int64_t m = static_cast<int64_t>(frames);
+        padded[i] = in[((src % m) + m) % m];
+    }
+    const auto produced_max = static_cast<uint64_t>(std::ceil(padded.size() * ratio)) + 64;
+    std::vector<float> converted(produced_max);
+    SRC_DATA data{};
+    data.data_in = padded.data();
+    data.input_frames = static_cast<long>(padded.size());
+    data.data_out = converted.data();
+    data.output_frames = static_cast<long>(converted.size());
+    data.src_ratio = ratio;
+    data.end_of_input = 1;
+    if (const int err = src_simple(&data, SRC_SINC_BEST_QUALITY, 1); err != 0)
+        throw std::runtime_error(std::string("sample-rate conversion failed: ") + src_strerror(err));
+    // Output frame j corresponds to input position j / ratio; the loop's frame 0
+    // sits at input index `pad`, i.e. output index pad * ratio.
+    const auto first = static_cast<uint64_t>(std::llround(pad * ratio));
+    std::vector<float> out(out_frames, 0.0f);
+    const uint64_t available =
+        static_cast<uint64_t>(data.output_frames_gen) > first ? data.output_frames_gen - first : 0;
+    std::copy_n(converted.begin() + static_cast<long>(first), std::min(out_frames, available), out.begin());
+    return out;
+}
+
+DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return failure(LR_E_FILE, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) return failure(LR_E_FILE, fmt::format("{} is a directory, not an audio file", path));
+    if (!S_ISREG(st.st_mode)) return failure(LR_E_FILE, fmt::format("{} is not a regular file", path));
+    if (st.st_size == 0) return failure(LR_E_EMPTY, fmt::format("{} is empty (0 bytes)", path));
+
+    SF_INFO info{};
+    std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
+    if (!file) {
+        const std::string why = sf_strerror(nullptr);
+        if (::access(path.c_str(), R_OK) != 0)
+            return failure(LR_E_FILE, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+        return failure(LR_E_FORMAT, fmt::format("{} is not a supported audio file ({})", path, why));
+    }
+    if (info.channels < 1 || info.channels > 2)
+        return failure(LR_E_FORMAT, fmt::format("{} has {} channels; looprig plays mono or stereo files", path,
+                                                info.channels));
+    if (info.samplerate <= 0 || info.samplerate > 768000)
+        return failure(LR_E_FORMAT, fmt::format("{} has an unusable sample rate ({})", path, info.samplerate));
+    if (info.frames <= 0) return failure(LR_E_EMPTY, fmt::format("{} contains no audio frames", path));
+
+    const double ratio = static_cast<double>(engine_rate) / info.samplerate;
+    const uint64_t decoded_bytes = static_cast<uint64_t>(info.frames) * info.channels * sizeof(float);
+    const uint64_t engine_bytes = static_cast<uint64_t>(std::ceil(info.frames * ratio)) * info.channels * sizeof(float);
+    if (std::max(decoded_bytes, engine_bytes) > max_bytes)
+        return failure(LR_E_TOO_LARGE, fmt::format("{} needs {:.1f} MiB decoded; the limit is {:.1f} MiB", path,
+                                                   std::max(decoded_bytes, engine_bytes) / 1048576.0,
+                                                   max_bytes / 1048576.0));
+
+    std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * info.channels);
+    const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
+    if (got <= 0) return failure(LR_E_FORMAT, fmt::format("{}: no audio could be decoded ({})", path,
+                                                          sf_strerror(file.get())));
+    if (got < info.frames)
+        return failure(LR_E_FORMAT, fmt::format("{} is truncated: its header promises {} frames, only {} could be read",
+                                                path, info.frames, got));
+    // libsndfile quietly shortens a WAV whose data chunk is cut off; its log says so.
+    char log[4096] = {};
+    sf_command(file.get(), SFC_GET_LOG_INFO, log, sizeof log);
+    if (std::strstr(log, "ength in header") || std::strstr(log, "runcated"))
+        return failure(LR_E_FORMAT, fmt::format("{} is truncated (its header and its data disagree)", path));
+    for (float v : interleaved)
+        if (!std::isfinite(v)) return failure(LR_E_FORMAT, fmt::format("{} contains NaN or infinite samples", path));
+
+    auto sample = std::make_unique<Sample>();
+    sample->channels = static_cast<uint32_t>(info.channels);
+    sample->source_rate = static_cast<uint32_t>(info.samplerate);
+    sample->source_frames = static_cast<uint64_t>(got);
+    std::vector<float> planar[2];
+    for (int c = 0; c < info.channels; ++c) {
+        planar[c].resize(static_cast<std::size_t>(got));
+        for (sf_count_t i = 0; i < got; ++i) planar[c][i] = interleaved[i * info.channels + c];
+    }
+    interleaved = {};
+    for (int c = 0; c < info.channels; ++c) {
+        if (static_cast<uint32_t>(info.samplerate) != engine_rate)
+            planar[c] = resample_loop(planar[c].data(), planar[c].size(), info.samplerate, engine_rate);
+    }
+    sample->frames = planar[0].size();
+    sample->left = std::move(planar[0]);
+    if (info.channels == 2) sample->right = std::move(planar[1]);
+    const std::string name = base_name(path);
+    std::snprintf(sample->name, sizeof sample->name, "%s", name.c_str());
+
+    DecodeOutcome out;
+    out.message = info.samplerate == static_cast<int>(engine_rate)
+                      ? fmt::format("loaded {}: {} frames, {} ch, {} Hz", name, sample->frames, info.channels,
+                                    info.samplerate)
+                      : fmt::format("loaded {}: {} frames at {} Hz ({} frames, {} ch, {} Hz in the file)", name,
+                                    sample->frames, engine_rate, got, info.channels, info.samplerate);
+    out.sample = std::move(sample);
+    return out;
+}
+
+Loader::Loader(AudioCore& core, uint64_t max_bytes) : core_(core), max_bytes_(max_bytes) {
+    thread_ = std::thread([this] { run(); });
+}
+
+Loader::~Loader() {
+    stop_.store(true);
+    thread_.join();
+}
+
+void Loader::run() {
+    using namespace std::chrono_literals;
+    while (!stop_.load()) {
+        LoadRequest* req = core_.load_requests().front();
+        if (!req) {
+            std::this_thread::sleep_for(2ms);
+            continue;
+        }
+        LoadResult result;
+        result.client = req->client;
+        result.generation = req->generation;
+        result.id = req->id;
+        result.slot = req->slot;
+        DecodeOutcome outcome;
+        try {
+            outcome = decode_loop_file(req->path, req->sample_rate, max_bytes_);
+        } catch (const std::exception& e) {
+            outcome = failure(LR_E_INTERNAL, fmt::format("loading {} failed: {}", req->path, e.what()));
+        }
+        core_.load_requests().pop();
+        result.code = outcome.code;
+        result.sample = outcome.sample.release();
+        std::snprintf(result.message, sizeof result.message, "%s", outcome.message.c_str());
+        while (!core_.load_results().push(result)) {
+            if (stop_.load()) {
+                delete result.sample;
+                return;
+            }
+            std::this_thread::sleep_for(2ms);
+        }
+    }
+}
+
+}  // namespace looprig

@@ -1,0 +1,49 @@
+// Decoding and sample-rate conversion of loop files, on the loader thread.
+// Nothing here is RT safe.
+#pragma once
+
+#include "rt/audio_core.hpp"
+#include "sample.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace looprig {
+
+struct DecodeOutcome {
+    std::unique_ptr<Sample> sample;  // set on success
+    int code = LR_OK;                // lr_error otherwise
+    std::string message;             // for the client, success or failure
+};
+
+/// Read `path` (WAV, FLAC, OGG/Vorbis, AIFF, ... via libsndfile; mono or
+/// stereo), converting to `engine_rate` with a band-limited sinc converter
+/// that treats the file as one period of a loop, so the seam stays clean.
+/// Files whose decoded size would exceed `max_bytes` are refused.
+DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes);
+
+/// Resample one channel of a loop of `frames` frames from `from_rate` to
+/// `to_rate`, circularly (the end wraps to the start). Output length is
+/// round(frames * to_rate / from_rate), at least 1.
+std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from_rate, uint32_t to_rate);
+
+/// The loader thread: takes LoadRequests from the audio core, answers with
+/// LoadResults. It polls the request queue every 2 ms, so the audio thread
+/// never has to signal it (no system call on the audio thread).
+class Loader {
+public:
+    Loader(AudioCore& core, uint64_t max_bytes);
+    ~Loader();
+
+private:
+    void run();
+    AudioCore& core_;
+    uint64_t max_bytes_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+}  // namespace looprig

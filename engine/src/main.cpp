@@ -1,0 +1,83 @@
+// looprigd: the looprig engine, one JACK client.
+#include "engine.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+const char* kUsage = R"(usage: looprigd [options]
+  --name NAME         JACK client name and engine name (default: looprig)
+  --slots N           number of loop slots, 1..1024 (default: 32)
+  --slot-outs         register a stereo JACK output pair per slot
+  --declick-ms MS     start/stop/mute/gain ramp in ms, 0 = exact (default: 2)
+  --max-file-mb MB    refuse files whose decoded audio exceeds MB (default: 1024)
+  --verbose           log client arrivals and departures
+  --help              this text
+The JACK server is the default one, or $JACK_DEFAULT_SERVER.
+)";
+
+[[noreturn]] void usage_error(const std::string& what) {
+    fmt::print(stderr, "looprigd: {}\n{}", what, kUsage);
+    std::exit(2);
+}
+
+double parse_number(const std::string& option, const char* text) {
+    char* end = nullptr;
+    const double v = std::strtod(text, &end);
+    if (!text[0] || *end) usage_error(fmt::format("{} needs a number, not '{}'", option, text));
+    return v;
+}
+
+void on_signal(int) { looprig::Engine::request_stop(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    looprig::EngineOptions options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) usage_error(arg + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            fmt::print("{}", kUsage);
+            return 0;
+        } else if (arg == "--name") {
+            options.name = value();
+        } else if (arg == "--slots") {
+            const double n = parse_number(arg, value());
+            if (n < 1 || n > LR_MAX_SLOTS || n != static_cast<int>(n))
+                usage_error(fmt::format("--slots must be a whole number 1..{}", LR_MAX_SLOTS));
+            options.slots = static_cast<uint32_t>(n);
+        } else if (arg == "--slot-outs") {
+            options.slot_outs = true;
+        } else if (arg == "--declick-ms") {
+            options.declick_ms = parse_number(arg, value());
+            if (!(options.declick_ms >= 0 && options.declick_ms <= 100)) usage_error("--declick-ms must be 0..100");
+        } else if (arg == "--max-file-mb") {
+            const double mb = parse_number(arg, value());
+            if (!(mb >= 1 && mb <= 1 << 20)) usage_error("--max-file-mb must be 1..1048576");
+            options.max_file_bytes = static_cast<uint64_t>(mb * 1048576.0);
+        } else if (arg == "--verbose") {
+            options.verbose = true;
+        } else {
+            usage_error("unknown option " + arg);
+        }
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        looprig::Engine engine(options);
+        return engine.run();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "looprigd: error: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,649 @@
+// Everything in this file runs on the audio thread (except construction and
+// destruction) and is RT safe: no allocation, locks, blocking, I/O or logging.
+#include "audio_core.hpp"
+
+#include "command.hpp"
+#include "dsp.hpp"
+#include "ring.hpp"
+#include "rt_text.hpp"
+#include "schedule.hpp"
+#include "segment.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+namespace looprig {
+
+using shm::RingConsumer;
+using shm::RingProducer;
+using shm::load_acquire;
+using shm::store_release;
+using shm::store_release64;
+
+namespace {
+
+constexpr uint32_t kCommandsPerPeriod = 64;  // bounds the time spent on commands
+constexpr double kRmsWindowSeconds = 0.3;
+
+uint64_t monotonic_nsecs() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no system call, RT safe
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+/// One playback of a sample from `origin` (the frame where its frame 0 plays).
+struct Voice {
+    Sample* sample = nullptr;
+    uint64_t origin = 0;
+    dsp::Ramp env;
+    bool releasing = false;
+    bool active() const { return sample != nullptr; }
+};
+
+struct Meter {
+    float peak[2] = {0, 0};
+    double mean_square[2] = {0, 0};
+    double block_sum[2] = {0, 0};
+    void accumulate(float l, float r) {
+        peak[0] = std::max(peak[0], std::fabs(l));
+        peak[1] = std::max(peak[1], std::fabs(r));
+        block_sum[0] += static_cast<double>(l) * l;
+        block_sum[1] += static_cast<double>(r) * r;
+    }
+    /// Fold this period into the 300 ms window; peak is per period.
+    void finish(uint32_t nframes, double coeff) {
+        for (int c = 0; c < 2; ++c) {
+            const double block_ms = nframes ? block_sum[c] / nframes : 0.0;
+            mean_square[c] = coeff * mean_square[c] + (1.0 - coeff) * block_ms;
+            if (mean_square[c] < 1e-30) mean_square[c] = 0.0;  // no denormals
+        }
+    }
+    void begin_period() {
+        peak[0] = peak[1] = 0;
+        block_sum[0] = block_sum[1] = 0;
+    }
+};
+
+struct Slot {
+    Sample* sample = nullptr;
+    Voice main;   // what plays
+    Voice tail;   // what fades out after a stop, retrigger or swap
+    bool playing = false;
+    uint64_t start_frame = 0;
+    double gain_db = 0.0;
+    double pan = 0.0;
+    bool mute = false;
+    bool solo = false;
+    dsp::Ramp gain[2];  // gain * pan law * audibility, per channel
+    uint32_t pending_starts = 0;
+    uint32_t pending_stops = 0;
+    bool grid_valid = false;  // for quantize slot:K
+    uint64_t grid_origin = 0;
+    Meter meter;
+    uint64_t playhead = 0;
+    bool info_dirty = true;
+    lr_slot_info info{};
+};
+
+struct ClientView {
+    RingConsumer<lr_command> commands;
+    RingProducer<lr_event> events;
+    uint64_t event_seq = 0;
+};
+
+}  // namespace
+
+struct AudioCore::Impl {
+    shm::Segment& segment;
+    lr_header* header;
+    lr_meter_header* meter_header;
+    lr_slot_meter* slot_meters;
+    lr_slot_info* slot_infos;
+    std::vector<Slot> slots;
+    ClientView clients[LR_MAX_CLIENTS];
+    rt::Schedule schedule;
+    std::vector<float> scratch[2];
+    Meter master_meter;
+    uint32_t declick_frames = 0;
+    uint32_t client_cursor = 0;
+    uint64_t period = 0;
+    uint64_t frame0 = 0;           // first frame of the current period
+    float last_load = 0.0f;
+    float max_load = 0.0f;
+    lr_command command{};          // the command being handled, copied out of its ring
+    char message[LR_MESSAGE_MAX] = {};
+    AudioCore* owner = nullptr;
+
+    Impl(shm::Segment& seg, const CoreConfig& cfg)
+        : segment(seg),
+          header(seg.header()),
+          meter_header(seg.meter_header()),
+          slot_meters(seg.slot_meters()),
+          slot_infos(seg.slot_infos()),
+          slots(cfg.slot_count),
+          schedule(cfg.schedule_capacity),
+          declick_frames(cfg.declick_frames) {
+        scratch[0].assign(cfg.max_frames, 0.0f);
+        scratch[1].assign(cfg.max_frames, 0.0f);
+        for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
+            lr_client_slot* c = seg.client(i);
+            clients[i].commands = RingConsumer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
+            clients[i].events = RingProducer<lr_event>(&c->evt, c->events, LR_EVT_RING_SIZE);
+        }
+        for (auto& s : slots) update_gain_targets(s, true);
+        header->declick_frames = declick_frames;
+    }
+
+    // ---- sample references (audio thread only) ----
+    static void retain(Sample* s) {
+        if (s) ++s->rt_refs;
+    }
+    void release(Sample* s) {
+        if (s && --s->rt_refs == 0) {
+            // Sized so that it cannot fill: every live sample fits at once.
+            owner->garbage_.push(s);
+        }
+    }
+    void drop_voice(Voice& v) {
+        release(v.sample);
+        v.sample = nullptr;
+        v.releasing = false;
+    }
+    /// Fade the main voice out as the tail (cutting an older tail). RT safe.
+    void main_to_tail(Slot& s) {
+        if (!s.main.active()) return;
+        if (s.tail.active()) drop_voice(s.tail);
+        s.tail = s.main;
+        s.main.sample = nullptr;
+        s.tail.releasing = true;
+        s.tail.env.set(0.0f, declick_frames);
+        if (declick_frames == 0) drop_voice(s.tail);
+    }
+    void start_main(Slot& s, Sample* sample, uint64_t origin) {
+        s.main.sample = sample;
+        retain(sample);
+        s.main.origin = origin;
+        s.main.releasing = false;
+        s.main.env.jump(declick_frames == 0 ? 1.0f : 0.0f);
+        s.main.env.set(1.0f, declick_frames);
+    }
+
+    bool any_solo() const {
+        for (const auto& s : slots)
+            if (s.solo) return true;
+        return false;
+    }
+    void update_gain_targets(Slot& s, bool any_soloed_now) {
+        const bool audible = !s.mute && (!any_soloed_now || s.solo);
+        const double g = audible ? dsp::db_to_gain(s.gain_db) : 0.0;
+        double pl = 0, pr = 0;
+        dsp::pan_gains(s.pan, &pl, &pr);
+        s.gain[0].set(static_cast<float>(g * pl), declick_frames);
+        s.gain[1].set(static_cast<float>(g * pr), declick_frames);
+    }
+    void update_all_gain_targets() {
+        const bool soloed = any_solo();
+        for (auto& s : slots) update_gain_targets(s, soloed);
+    }
+
+    // ---- events to clients ----
+    void reply(uint32_t client, const lr_command& cmd, int type, int code, uint64_t frame, const char* text,
+               double v0 = 0.0, double v1 = 0.0) {
+        send_event(client, cmd.id, static_cast<uint16_t>(type), cmd.type, cmd.slot, code, frame, text, v0, v1);
+    }
+    bool send_event(uint32_t client, uint32_t id, uint16_t type, uint16_t command, int32_t slot, int32_t code,
+                    uint64_t frame, const char* text, double v0, double v1) {
+        ClientView& view = clients[client];
+        lr_event* ev = view.events.claim();
+        if (!ev) {
+            lr_client_slot* c = segment.client(client);
+            c->events_dropped = c->events_dropped + 1;
+            return false;
+        }
+        std::memset(ev, 0, offsetof(lr_event, message));
+        ev->id = id;
+        ev->type = type;
+        ev->command = command;
+        ev->slot = slot;
+        ev->code = code;
+        ev->frame = frame;
+        ev->value[0] = v0;
+        ev->value[1] = v1;
+        ev->seq = ++view.event_seq;
+        const std::size_t n = std::min<std::size_t>(std::strlen(text), LR_MESSAGE_MAX - 1);
+        std::memcpy(ev->message, text, n);
+        ev->message[n] = '\0';
+        view.events.commit();
+        return true;
+    }
+
+    // ---- commands ----
+    void read_clients() {
+        uint32_t budget = kCommandsPerPeriod;
+        for (uint32_t k = 0; k < LR_MAX_CLIENTS && budget > 0; ++k) {
+            const uint32_t i = (client_cursor + k) % LR_MAX_CLIENTS;
+            lr_client_slot* c = segment.client(i);
+            const uint32_t state = load_acquire(c->state);
+            if (state == LR_CLIENT_CLOSING) {
+                free_client(i);
+                continue;
+            }
+            if (state != LR_CLIENT_ACTIVE) continue;
+            ClientView& view = clients[i];
+            while (budget > 0 && view.events.space() > 0) {
+                const lr_command* item = nullptr;
+                const auto peek = view.commands.peek(&item);
+                if (peek == RingConsumer<lr_command>::Peek::empty) break;
+                if (peek == RingConsumer<lr_command>::Peek::corrupt) {
+                    view.commands.discard_all();
+                    send_event(i, 0, LR_EVT_ERROR, LR_CMD_NOP, -1, LR_E_BAD_MESSAGE, frame0,
+                               "command ring indices are corrupt; pending commands discarded", 0, 0);
+                    break;
+                }
+                std::memcpy(&command, item, sizeof(lr_command));
+                view.commands.pop();
+                --budget;
+                handle(i, command);
+            }
+        }
+        client_cursor = (client_cursor + 1) % LR_MAX_CLIENTS;
+    }
+
+    void free_client(uint32_t i) {
+        lr_client_slot* c = segment.client(i);
+        clients[i].commands.discard_all();
+        c->generation = c->generation + 1;
+        c->events_dropped = 0;
+        store_release(c->state, LR_CLIENT_FREE);
+        store_release(c->owner_pid, 0);
+    }
+
+    void handle(uint32_t client, const lr_command& cmd) {
+        rt::Text why(message, sizeof message);
+        lr_client_slot* c = segment.client(client);
+        const int code = rt::validate_command(cmd, static_cast<uint32_t>(slots.size()), why);
+        if (code != LR_OK) {
+            c->commands_rejected = c->commands_rejected + 1;
+            reply(client, cmd, LR_EVT_ERROR, code, frame0, message);
+            return;
+        }
+        c->commands_accepted = c->commands_accepted + 1;
+        switch (cmd.type) {
+            case LR_CMD_PING:
+                why << "pong";
+                reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
+                return;
+            case LR_CMD_LOAD: return request_load(client, cmd);
+            case LR_CMD_UNLOAD: return unload(client, cmd);
+            case LR_CMD_DECLICK: {
+                declick_frames = static_cast<uint32_t>(
+                    std::lround(cmd.value[0] * owner->sample_rate_.load(std::memory_order_relaxed) / 1000.0));
+                header->declick_frames = declick_frames;
+                why << "declick ramp " << static_cast<uint64_t>(declick_frames) << " frames";
+                reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
+                return;
+            }
+            default: return schedule_action(client, cmd, why);
+        }
+    }
+
+    void request_load(uint32_t client, const lr_command& cmd) {
+        LoadRequest req;
+        req.client = client;
+        req.generation = segment.client(client)->generation;
+        req.id = cmd.id;
+        req.slot = cmd.slot;
+        req.sample_rate = owner->sample_rate_.load(std::memory_order_relaxed);
+        std::memcpy(req.path, cmd.text, cmd.text_len);
+        req.path[cmd.text_len] = '\0';
+        if (!owner->load_requests_.push(req)) {
+            rt::Text why(message, sizeof message);
+            why << "the loader is busy (" << static_cast<uint64_t>(owner->load_requests_.capacity())
+                << " loads queued); try again";
+            reply(client, cmd, LR_EVT_ERROR, LR_E_BUSY, frame0, message);
+        }
+        // Otherwise answered when the loader's result is installed.
+    }
+
+    void unload(uint32_t client, const lr_command& cmd) {
+        Slot& s = slots[static_cast<uint32_t>(cmd.slot)];
+        rt::Text why(message, sizeof message);
+        if (!s.sample) {
+            why << "slot " << cmd.slot << " is empty";
+            reply(client, cmd, LR_EVT_ERROR, LR_E_NOT_LOADED, frame0, message);
+            return;
+        }
+        main_to_tail(s);
+        release(s.sample);
+        s.sample = nullptr;
+        s.playing = false;
+        s.grid_valid = false;
+        std::memset(&s.info, 0, sizeof s.info);
+        s.info_dirty = true;
+        why << "slot " << cmd.slot << " unloaded";
+        reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
+    }
+
+    /// Work out the frame a schedulable command takes effect at, then apply it
+    /// now (this period's first frame) or put it in the schedule.
+    void schedule_action(uint32_t client, const lr_command& cmd, rt::Text& why) {
+        const uint32_t slot_index = static_cast<uint32_t>(cmd.slot);
+        Slot& s = slots[slot_index];
+        uint64_t frame = frame0;
+        uint64_t late_by = 0;
+        if (cmd.flags & LR_CMD_F_AT) {
+            if (cmd.at_frame < frame0) {
+                late_by = frame0 - cmd.at_frame;
+            } else if (cmd.at_frame - frame0 > rt::kMaxScheduleAhead) {
+                why << "frame " << cmd.at_frame << " is more than " << rt::kMaxScheduleAhead
+                    << " frames ahead of now (" << frame0 << ")";
+                reply(client, cmd, LR_EVT_ERROR, LR_E_BAD_VALUE, frame0, message);
+                return;
+            } else {
+                frame = cmd.at_frame;
+            }
+        }
+        bool no_grid = false;
+        if (cmd.quantize == LR_Q_FRAMES) {
+            frame = rt::next_multiple(frame, cmd.quantize_arg);
+        } else if (cmd.quantize == LR_Q_SLOT) {
+            const Slot& ref = slots[cmd.quantize_arg];
+            if (ref.grid_valid && ref.sample) frame = rt::next_grid_point(frame, ref.grid_origin, ref.sample->frames);
+            else no_grid = true;
+        }
+        if (cmd.type == LR_CMD_PLAY && !s.sample) {
+            why << "slot " << cmd.slot << " is empty: load a file first";
+            reply(client, cmd, LR_EVT_ERROR, LR_E_NOT_LOADED, frame0, message);
+            return;
+        }
+        rt::Action action{frame, 0, cmd.type, cmd.slot, cmd.value[0]};
+        if (frame > frame0) {
+            if (!schedule.insert(action)) {
+                why << "schedule full (" << static_cast<uint64_t>(schedule.capacity()) << " pending actions)";
+                reply(client, cmd, LR_EVT_ERROR, LR_E_SCHEDULE_FULL, frame0, message);
+                return;
+            }
+            note_scheduled(s, action);
+        } else {
+            note_scheduled(s, action);
+            apply(action);
+        }
+        why << rt::command_name(cmd.type) << " slot " << cmd.slot << " at frame " << frame;
+        if (late_by) why << " (requested frame was " << late_by << " frames in the past)";
+        if (no_grid) why << " (reference slot " << cmd.quantize_arg << " is not playing: not quantized)";
+        reply(client, cmd, LR_EVT_ACK, LR_OK, frame, message);
+    }
+
+    void note_scheduled(Slot& s, const rt::Action& a) {
+        if (a.type == LR_CMD_PLAY) {
+            ++s.pending_starts;
+            s.grid_valid = true;
+            s.grid_origin = a.frame;
+        } else if (a.type == LR_CMD_STOP) {
+            ++s.pending_stops;
+        }
+    }
+
+    /// Apply an action at the current render position. RT safe.
+    void apply(const rt::Action& a) {
+        Slot& s = slots[static_cast<uint32_t>(a.slot)];
+        switch (a.type) {
+            case LR_CMD_PLAY:
+                if (s.pending_starts) --s.pending_starts;
+                if (!s.sample) break;  // unloaded meanwhile
+                main_to_tail(s);
+                start_main(s, s.sample, a.frame);
+                s.playing = true;
+                s.start_frame = a.frame;
+                break;
+            case LR_CMD_STOP:
+                if (s.pending_stops) --s.pending_stops;
+                main_to_tail(s);
+                s.playing = false;
+                if (!s.pending_starts) s.grid_valid = false;
+                break;
+            case LR_CMD_GAIN:
+                s.gain_db = a.value;
+                update_all_gain_targets();
+                break;
+            case LR_CMD_PAN:
+                s.pan = a.value;
+                update_all_gain_targets();
+                break;
+            case LR_CMD_MUTE:
+                s.mute = a.value != 0.0;
+                update_all_gain_targets();
+                break;
+            case LR_CMD_SOLO:
+                s.solo = a.value != 0.0;
+                update_all_gain_targets();
+                break;
+            default:
+                break;
+        }
+    }
+
+    // ---- loads coming back from the loader ----
+    void install_loads() {
+        LoadResult* r = nullptr;
+        while ((r = owner->load_results_.front()) != nullptr) {
+            const uint32_t client = r->client;
+            lr_client_slot* c = segment.client(client);
+            const bool client_still_there =
+                load_acquire(c->state) == LR_CLIENT_ACTIVE && c->generation == r->generation;
+            lr_command answered{};
+            answered.id = r->id;
+            answered.type = LR_CMD_LOAD;
+            answered.slot = r->slot;
+            if (r->code == LR_OK && r->sample) {
+                Slot& s = slots[static_cast<uint32_t>(r->slot)];
+                Sample* fresh = r->sample;
+                retain(fresh);
+                Sample* old = s.sample;
+                s.sample = fresh;
+                if (s.main.active() && !s.main.releasing) {
+                    // Swap what plays, keeping the slot's place on its grid.
+                    const uint64_t origin = s.main.origin;
+                    main_to_tail(s);
+                    start_main(s, fresh, origin);
+                }
+                release(old);
+                s.info.channels = fresh->channels;
+                s.info.source_rate = fresh->source_rate;
+                s.info.source_frames = fresh->source_frames;
+                s.info.load_count += 1;
+                std::memcpy(s.info.name, fresh->name, sizeof s.info.name);
+                s.info_dirty = true;
+                if (client_still_there)
+                    reply(client, answered, LR_EVT_ACK, LR_OK, frame0, r->message,
+                          static_cast<double>(fresh->frames), static_cast<double>(fresh->source_rate));
+            } else if (client_still_there) {
+                reply(client, answered, LR_EVT_ERROR, r->code, frame0, r->message);
+            }
+            owner->load_results_.pop();
+        }
+    }
+
+    // ---- rendering ----
+    void render_voice(Voice& v, uint64_t from, uint32_t n, float* left, float* right) {
+        const Sample& smp = *v.sample;
+        const uint64_t length = smp.frames;
+        uint64_t pos = (from - v.origin) % length;
+        const float* in_l = smp.channel(0);
+        const float* in_r = smp.channel(1);
+        if (!v.env.moving() && v.env.value == 1.0f) {
+            for (uint32_t i = 0; i < n; ++i) {
+                left[i] += in_l[pos];
+                right[i] += in_r[pos];
+                if (++pos == length) pos = 0;
+            }
+        } else {
+            for (uint32_t i = 0; i < n; ++i) {
+                const float e = v.env.next();
+                left[i] += in_l[pos] * e;
+                right[i] += in_r[pos] * e;
+                if (++pos == length) pos = 0;
+            }
+        }
+        if (v.releasing && !v.env.moving()) drop_voice(v);
+    }
+
+    /// Render frames [from, from + n) at offset `offset` into the outputs.
+    void render(uint64_t from, uint32_t offset, uint32_t n, const CoreOutputs& out) {
+        if (n == 0) return;
+        for (uint32_t si = 0; si < slots.size(); ++si) {
+            Slot& s = slots[si];
+            if (!s.main.active() && !s.tail.active()) {
+                s.gain[0].skip(n);
+                s.gain[1].skip(n);
+                continue;
+            }
+            float* l = scratch[0].data();
+            float* r = scratch[1].data();
+            std::fill_n(l, n, 0.0f);
+            std::fill_n(r, n, 0.0f);
+            if (s.main.active()) render_voice(s.main, from, n, l, r);
+            if (s.tail.active()) render_voice(s.tail, from, n, l, r);
+            float* slot_l = out.slot_left ? out.slot_left[si] + offset : nullptr;
+            float* slot_r = out.slot_right ? out.slot_right[si] + offset : nullptr;
+            float* master_l = out.master[0] + offset;
+            float* master_r = out.master[1] + offset;
+            for (uint32_t i = 0; i < n; ++i) {
+                const float yl = l[i] * s.gain[0].next();
+                const float yr = r[i] * s.gain[1].next();
+                master_l[i] += yl;
+                master_r[i] += yr;
+                if (slot_l) slot_l[i] = yl;
+                if (slot_r) slot_r[i] = yr;
+                s.meter.accumulate(yl, yr);
+            }
+        }
+    }
+
+    void publish(uint32_t nframes, uint64_t frame_end, const CoreOutputs& out, uint32_t sample_rate) {
+        const double coeff = std::exp(-static_cast<double>(nframes) / (kRmsWindowSeconds * sample_rate));
+        for (uint32_t i = 0; i < nframes; ++i) master_meter.accumulate(out.master[0][i], out.master[1][i]);
+        master_meter.finish(nframes, coeff);
+
+        const uint32_t seq = meter_header->seq;
+        std::atomic_ref<uint32_t>(meter_header->seq).store(seq + 1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+        meter_header->nframes = nframes;
+        meter_header->period = period;
+        meter_header->frame_time = frame0;
+        for (int c = 0; c < 2; ++c) {
+            meter_header->master_peak[c] = master_meter.peak[c];
+            meter_header->master_rms[c] = static_cast<float>(std::sqrt(master_meter.mean_square[c]));
+        }
+        meter_header->callback_load = last_load;
+        meter_header->callback_load_max = max_load;
+        meter_header->xruns = owner->xruns_.load(std::memory_order_relaxed);
+        meter_header->slot_count = static_cast<uint32_t>(slots.size());
+        for (uint32_t si = 0; si < slots.size(); ++si) {
+            Slot& s = slots[si];
+            s.meter.finish(nframes, coeff);
+            lr_slot_meter& m = slot_meters[si];
+            m.peak[0] = s.meter.peak[0];
+            m.peak[1] = s.meter.peak[1];
+            m.rms[0] = static_cast<float>(std::sqrt(s.meter.mean_square[0]));
+            m.rms[1] = static_cast<float>(std::sqrt(s.meter.mean_square[1]));
+            m.length = s.sample ? s.sample->frames : 0;
+            m.playhead = (s.playing && s.main.active()) ? (frame_end - s.main.origin) % s.main.sample->frames : 0;
+            m.start_frame = s.start_frame;
+            m.state = !s.sample ? uint32_t{LR_SLOT_EMPTY} : s.playing ? uint32_t{LR_SLOT_PLAYING} : uint32_t{LR_SLOT_STOPPED};
+            const bool audible = !s.mute && (!any_solo_cached || s.solo);
+            uint32_t flags = 0;
+            if (s.mute) flags |= LR_SLOT_F_MUTED;
+            if (s.solo) flags |= LR_SLOT_F_SOLOED;
+            if (s.pending_starts) flags |= LR_SLOT_F_START_PENDING;
+            if (s.pending_stops) flags |= LR_SLOT_F_STOP_PENDING;
+            if (audible) flags |= LR_SLOT_F_AUDIBLE;
+            m.flags = flags;
+            m.gain_db = static_cast<float>(s.gain_db);
+            m.pan = static_cast<float>(s.pan);
+            if (s.info_dirty) {
+                slot_infos[si] = s.info;
+                s.info_dirty = false;
+            }
+        }
+        std::atomic_ref<uint32_t>(meter_header->seq).store(seq + 2, std::memory_order_release);
+    }
+    bool any_solo_cached = false;
+};
+
+AudioCore::AudioCore(shm::Segment& segment, const CoreConfig& config)
+    : config_(config),
+      impl_(std::make_unique<Impl>(segment, config)),
+      load_requests_(64),
+      load_results_(64),
+      garbage_(static_cast<std::size_t>(config.slot_count) * 3 + 256) {
+    impl_->owner = this;
+    sample_rate_.store(config.sample_rate);
+}
+
+AudioCore::~AudioCore() {
+    // Samples still referenced by slots and voices, and any left in the queues.
+    std::vector<Sample*> held;
+    for (auto& s : impl_->slots)
+        for (Sample* p : {s.sample, s.main.sample, s.tail.sample})
+            if (p && std::find(held.begin(), held.end(), p) == held.end()) held.push_back(p);
+    Sample* g = nullptr;
+    while (garbage_.pop_into(&g))
+        if (std::find(held.begin(), held.end(), g) == held.end()) held.push_back(g);
+    LoadResult r;
+    while (load_results_.pop_into(&r))
+        if (r.sample) held.push_back(r.sample);
+    for (Sample* p : held) delete p;
+}
+
+void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs& out) {
+    Impl& m = *impl_;
+    const uint64_t t0 = monotonic_nsecs();
+    const uint32_t rate = sample_rate_.load(std::memory_order_relaxed);
+    m.frame0 = frame_time;
+    ++m.period;
+    std::fill_n(out.master[0], nframes, 0.0f);
+    std::fill_n(out.master[1], nframes, 0.0f);
+    if (out.slot_left)
+        for (uint32_t i = 0; i < config_.slot_count; ++i) {
+            std::fill_n(out.slot_left[i], nframes, 0.0f);
+            std::fill_n(out.slot_right[i], nframes, 0.0f);
+        }
+    if (nframes > config_.max_frames) {  // cannot happen with JACK2 (max 8192); stay silent
+        m.last_load = 0;
+        return;
+    }
+    for (auto& s : m.slots) s.meter.begin_period();
+    m.master_meter.begin_period();
+
+    m.install_loads();
+    m.read_clients();
+
+    const uint64_t end = frame_time + nframes;
+    uint64_t cursor = frame_time;
+    while (!m.schedule.empty() && m.schedule.earliest().frame < end) {
+        const rt::Action a = m.schedule.pop_earliest();
+        const uint64_t at = std::max(a.frame, cursor);
+        m.render(cursor, static_cast<uint32_t>(cursor - frame_time), static_cast<uint32_t>(at - cursor), out);
+        cursor = at;
+        m.apply(a);
+    }
+    m.render(cursor, static_cast<uint32_t>(cursor - frame_time), static_cast<uint32_t>(end - cursor), out);
+
+    m.any_solo_cached = m.any_solo();
+    m.publish(nframes, end, out, rate);
+
+    lr_header* h = m.header;
+    store_release64(h->frame_time, frame_time);
+    const uint64_t t1 = monotonic_nsecs();
+    store_release64(h->heartbeat_usecs, t1 / 1000);
+    store_release64(h->heartbeat, m.period);
+    const double period_ns = 1e9 * nframes / rate;
+    m.last_load = static_cast<float>(static_cast<double>(t1 - t0) / period_ns);
+    m.max_load = std::max(m.max_load, m.last_load);
+}
+
+}  // namespace looprig

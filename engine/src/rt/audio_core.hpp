@@ -1,0 +1,96 @@
+// The audio thread's world: slots, voices, the schedule, the client rings and
+// the meters. Independent of JACK, so benchmarks and tests drive process()
+// directly. Threading contract:
+//  - process() runs on the audio thread only and is RT safe;
+//  - load_requests() is consumed by the loader thread, load_results() is
+//    produced by it, garbage() is consumed by the housekeeping thread;
+//  - count_xrun() may be called from any thread;
+//  - construction and destruction happen while process() is not running.
+#pragma once
+
+#include "../sample.hpp"
+#include "../spsc_queue.hpp"
+#include "looprig/shm_layout.h"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace looprig::shm {
+class Segment;
+}
+
+namespace looprig {
+
+/// A load the audio thread accepted, for the loader thread.
+struct LoadRequest {
+    uint32_t client = 0;
+    uint32_t generation = 0;
+    uint32_t id = 0;
+    int32_t slot = 0;
+    uint32_t sample_rate = 0;  // engine rate to convert to
+    char path[LR_TEXT_MAX + 1] = {};
+};
+
+/// The loader's answer: a sample to install, or an error.
+struct LoadResult {
+    uint32_t client = 0;
+    uint32_t generation = 0;
+    uint32_t id = 0;
+    int32_t slot = 0;
+    int32_t code = LR_OK;
+    Sample* sample = nullptr;
+    char message[LR_MESSAGE_MAX] = {};
+};
+
+struct CoreConfig {
+    uint32_t slot_count = 32;
+    uint32_t sample_rate = 48000;
+    uint32_t max_frames = 8192;     // largest period process() accepts
+    uint32_t declick_frames = 0;    // start/stop/mute/gain ramp length
+    uint32_t schedule_capacity = 4096;
+};
+
+/// Output buffers for one period; slot arrays may be null (no per-slot outs).
+struct CoreOutputs {
+    float* master[2] = {nullptr, nullptr};
+    float* const* slot_left = nullptr;
+    float* const* slot_right = nullptr;
+};
+
+class AudioCore {
+public:
+    /// Allocates everything the audio thread will ever use. Not RT safe.
+    AudioCore(shm::Segment& segment, const CoreConfig& config);
+    /// Frees samples still held. Not RT safe; process() must not be running.
+    ~AudioCore();
+    AudioCore(const AudioCore&) = delete;
+    AudioCore& operator=(const AudioCore&) = delete;
+
+    /// Render one period of `nframes` starting at JACK frame `frame_time`:
+    /// read client commands, apply scheduled actions on their exact frame,
+    /// mix, meter, publish. RT safe.
+    void process(uint32_t nframes, uint64_t frame_time, const CoreOutputs& out);
+
+    SpscQueue<LoadRequest>& load_requests() { return load_requests_; }
+    SpscQueue<LoadResult>& load_results() { return load_results_; }
+    SpscQueue<Sample*>& garbage() { return garbage_; }
+
+    /// Any thread.
+    void count_xrun() { xruns_.fetch_add(1, std::memory_order_relaxed); }
+    /// Engine sample rate (for new loads and declick math). Any thread.
+    void set_sample_rate(uint32_t rate) { sample_rate_.store(rate, std::memory_order_relaxed); }
+    uint32_t slot_count() const { return config_.slot_count; }
+
+private:
+    struct Impl;
+    CoreConfig config_;
+    std::unique_ptr<Impl> impl_;
+    SpscQueue<LoadRequest> load_requests_;
+    SpscQueue<LoadResult> load_results_;
+    SpscQueue<Sample*> garbage_;
+    std::atomic<uint32_t> xruns_{0};
+    std::atomic<uint32_t> sample_rate_{48000};
+};
+
+}  // namespace looprig

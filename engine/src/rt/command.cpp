@@ -1,0 +1,128 @@
+#include "command.hpp"
+
+#include <cmath>
+
+namespace looprig::rt {
+
+const char* command_name(uint32_t type) {
+    switch (type) {
+        case LR_CMD_PING: return "ping";
+        case LR_CMD_LOAD: return "load";
+        case LR_CMD_UNLOAD: return "unload";
+        case LR_CMD_PLAY: return "play";
+        case LR_CMD_STOP: return "stop";
+        case LR_CMD_GAIN: return "gain";
+        case LR_CMD_PAN: return "pan";
+        case LR_CMD_MUTE: return "mute";
+        case LR_CMD_SOLO: return "solo";
+        case LR_CMD_DECLICK: return "declick";
+        default: return "?";
+    }
+}
+
+bool command_takes_slot(uint32_t type) {
+    switch (type) {
+        case LR_CMD_LOAD: case LR_CMD_UNLOAD: case LR_CMD_PLAY: case LR_CMD_STOP:
+        case LR_CMD_GAIN: case LR_CMD_PAN: case LR_CMD_MUTE: case LR_CMD_SOLO:
+            return true;
+        default:
+            return false;
+    }
+}
+
+namespace {
+int bad_value(Text& why, const char* what, double v, const char* range) {
+    why << what << " " << v << " is out of range (" << range << ")";
+    return LR_E_BAD_VALUE;
+}
+}  // namespace
+
+int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
+    const uint32_t type = cmd.type;
+    if (type == LR_CMD_NOP || type >= LR_CMD_TYPE_COUNT) {
+        why << "unknown command type " << type;
+        return LR_E_UNKNOWN_COMMAND;
+    }
+    if (cmd.id == 0) {
+        why << "command id 0 is reserved";
+        return LR_E_BAD_MESSAGE;
+    }
+    if (cmd.flags & ~uint32_t{LR_CMD_F_AT}) {
+        why << "unknown flags " << uint32_t{cmd.flags};
+        return LR_E_BAD_MESSAGE;
+    }
+    if (cmd.text_len > LR_TEXT_MAX) {
+        why << "text length " << cmd.text_len << " exceeds " << uint32_t{LR_TEXT_MAX};
+        return LR_E_BAD_MESSAGE;
+    }
+    if (command_takes_slot(type) && (cmd.slot < 0 || static_cast<uint32_t>(cmd.slot) >= slot_count)) {
+        why << "slot " << cmd.slot << " out of range (0.." << (slot_count - 1) << ")";
+        return LR_E_BAD_SLOT;
+    }
+    const bool schedulable = type == LR_CMD_PLAY || type == LR_CMD_STOP;
+    if (cmd.quantize != LR_Q_NONE) {
+        if (!schedulable) {
+            why << command_name(type) << " cannot be quantized";
+            return LR_E_QUANTIZE;
+        }
+        if (cmd.quantize == LR_Q_SLOT) {
+            if (cmd.quantize_arg >= slot_count) {
+                why << "quantize reference slot " << cmd.quantize_arg << " out of range (0.." << (slot_count - 1)
+                    << ")";
+                return LR_E_QUANTIZE;
+            }
+        } else if (cmd.quantize == LR_Q_FRAMES) {
+            if (cmd.quantize_arg == 0 || cmd.quantize_arg > kMaxQuantizeFrames) {
+                why << "quantize cycle of " << cmd.quantize_arg << " frames is out of range (1.."
+                    << kMaxQuantizeFrames << ")";
+                return LR_E_QUANTIZE;
+            }
+        } else {
+            why << "unknown quantize mode " << cmd.quantize;
+            return LR_E_QUANTIZE;
+        }
+    }
+    const double v = cmd.value[0];
+    switch (type) {
+        case LR_CMD_GAIN:
+            if (!std::isfinite(v) || v < kMinGainDb || v > kMaxGainDb) return bad_value(why, "gain", v, "-144..+24 dB");
+            break;
+        case LR_CMD_PAN:
+            if (!std::isfinite(v) || v < -1.0 || v > 1.0) return bad_value(why, "pan", v, "-1..+1");
+            break;
+        case LR_CMD_MUTE:
+        case LR_CMD_SOLO:
+            if (v != 0.0 && v != 1.0) return bad_value(why, command_name(type), v, "0 or 1");
+            break;
+        case LR_CMD_DECLICK:
+            if (!std::isfinite(v) || v < 0.0 || v > kMaxDeclickMs) return bad_value(why, "declick", v, "0..100 ms");
+            break;
+        case LR_CMD_LOAD: {
+            if (cmd.text_len == 0 || cmd.text_len >= LR_TEXT_MAX) {
+                why << "load needs a file path of 1.." << uint32_t{LR_TEXT_MAX - 1} << " bytes";
+                return LR_E_BAD_VALUE;
+            }
+            for (uint32_t i = 0; i < cmd.text_len; ++i) {
+                if (cmd.text[i] == '\0') {
+                    why << "file path contains a NUL byte";
+                    return LR_E_BAD_VALUE;
+                }
+            }
+            if (cmd.text[0] != '/') {
+                why << "file path must be absolute";
+                return LR_E_BAD_VALUE;
+            }
+            break;
+        }
+        default:
+            break;
+    }
+    if ((cmd.flags & LR_CMD_F_AT) && !schedulable && type != LR_CMD_GAIN && type != LR_CMD_PAN &&
+        type != LR_CMD_MUTE && type != LR_CMD_SOLO) {
+        why << command_name(type) << " cannot be scheduled at a frame";
+        return LR_E_BAD_MESSAGE;
+    }
+    return LR_OK;
+}
+
+}  // namespace looprig::rt

@@ -1,0 +1,58 @@
+// Building readable messages on the audio thread without snprintf/allocation.
+// All functions RT safe.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace looprig::rt {
+
+/// Appends text to a fixed char buffer, always NUL-terminated, truncating.
+class Text {
+public:
+    Text(char* buf, std::size_t size) : buf_(buf), size_(size) { buf_[0] = '\0'; }
+
+    Text& operator<<(const char* s) {
+        while (*s && len_ + 1 < size_) buf_[len_++] = *s++;
+        buf_[len_] = '\0';
+        return *this;
+    }
+    Text& operator<<(uint64_t v) {
+        char tmp[24];
+        int n = 0;
+        do { tmp[n++] = static_cast<char>('0' + v % 10); v /= 10; } while (v);
+        while (n && len_ + 1 < size_) buf_[len_++] = tmp[--n];
+        buf_[len_] = '\0';
+        return *this;
+    }
+    Text& operator<<(int64_t v) {
+        if (v < 0) { *this << "-"; return *this << static_cast<uint64_t>(-(v + 1)) + 1; }
+        return *this << static_cast<uint64_t>(v);
+    }
+    Text& operator<<(int v) { return *this << static_cast<int64_t>(v); }
+    Text& operator<<(uint32_t v) { return *this << static_cast<uint64_t>(v); }
+    /// Fixed-point with 3 decimals; names NaN and infinities.
+    Text& operator<<(double v) {
+        if (std::isnan(v)) return *this << "nan";
+        if (std::isinf(v)) return *this << (v < 0 ? "-inf" : "inf");
+        if (std::fabs(v) >= 1e15) return *this << (v < 0 ? "-huge" : "huge");
+        if (v < 0) { *this << "-"; v = -v; }
+        auto whole = static_cast<uint64_t>(v);
+        auto milli = static_cast<uint64_t>(std::llround((v - static_cast<double>(whole)) * 1000.0));
+        if (milli == 1000) { ++whole; milli = 0; }
+        *this << whole << ".";
+        if (milli < 100) *this << "0";
+        if (milli < 10) *this << "0";
+        return *this << milli;
+    }
+    const char* c_str() const { return buf_; }
+
+private:
+    char* buf_;
+    std::size_t size_;
+    std::size_t len_ = 0;
+};
+
+}  // namespace looprig::rt

@@ -1,0 +1,26 @@
+// A decoded loop at the JACK sample rate, planar float. Made and freed on
+// non-RT threads; the audio thread only reads it and counts its references.
+#pragma once
+
+#include "looprig/shm_layout.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace looprig {
+
+struct Sample {
+    uint64_t frames = 0;                 // loop length at the engine rate
+    uint32_t channels = 0;               // of the source: 1 or 2
+    uint32_t source_rate = 0;
+    uint64_t source_frames = 0;
+    std::vector<float> left, right;      // right empty for mono
+    char name[LR_SLOT_NAME_MAX] = {};
+
+    /// Channel c (mono files read channel 0 for both). RT safe.
+    const float* channel(int c) const { return (c == 1 && !right.empty()) ? right.data() : left.data(); }
+
+    int rt_refs = 0;                     // touched by the audio thread only
+};
+
+}  // namespace looprig

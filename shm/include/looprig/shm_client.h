@@ -1,0 +1,94 @@
+/*
+ * liblooprig-shm: the C ABI that clients (the Python package, the CLI, any
+ * C program) use to talk to a running looprigd through its shared-memory
+ * segment. Layout: looprig/shm_layout.h.
+ *
+ * Thread-safety: one lr_client is one single-producer command ring; use one
+ * lr_client per thread that sends (or serialise sends yourself). Polling
+ * events is single-consumer too. Several lr_clients may live in one process.
+ * Functions marked "RT safe" neither allocate, lock, block nor do I/O.
+ */
+#ifndef LOOPRIG_SHM_CLIENT_H
+#define LOOPRIG_SHM_CLIENT_H
+
+#include "shm_layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* LR_CDEF_BEGIN */
+typedef struct lr_client lr_client;
+
+typedef struct lr_layout_entry {
+    const char *name;   /* "struct.field" or "sizeof(struct)" */
+    uint64_t value;
+} lr_layout_entry;
+
+/* lr_client_attach() results (negative). */
+enum lr_attach_error {
+    LR_ATTACH_NO_ENGINE = -1,     /* no segment: engine not running */
+    LR_ATTACH_ENGINE_DEAD = -2,   /* segment left by an engine that died */
+    LR_ATTACH_BAD_SEGMENT = -3,   /* wrong magic / ABI version / size */
+    LR_ATTACH_NO_CLIENT_SLOT = -4,/* all LR_MAX_CLIENTS places taken */
+    LR_ATTACH_PERMISSION = -5,    /* segment belongs to another user */
+    LR_ATTACH_SYSTEM = -6         /* other OS error (message says which) */
+};
+
+/* lr_client_send() results (negative). */
+enum lr_send_error {
+    LR_SEND_FULL = -1,            /* command ring full: poll events, retry */
+    LR_SEND_DETACHED = -2,        /* this client's place was reclaimed */
+    LR_SEND_TOO_LONG = -3         /* text_len > LR_TEXT_MAX */
+};
+
+/* Shared-memory object name for engine `engine_name` of the calling user:
+ * "/looprig-<uid>-<engine_name>". Returns the length, or -1 if it does not
+ * fit or the name is invalid (empty, '/' in it, longer than LR_NAME_MAX-1). */
+int lr_segment_name(const char *engine_name, char *out, uint32_t out_len);
+
+/* Map the segment of engine `engine_name` and claim a client place.
+ * On failure returns an lr_attach_error and writes a message to err.
+ * Not RT safe. */
+int lr_client_attach(const char *engine_name, lr_client **out, char *err, uint32_t err_len);
+
+/* Release the client place (the engine discards unread commands) and unmap.
+ * Not RT safe. */
+void lr_client_detach(lr_client *client);
+
+/* The mapped segment (read-only use: lr_header at offset 0). RT safe. */
+const void *lr_client_base(const lr_client *client);
+uint64_t lr_client_segment_size(const lr_client *client);
+int lr_client_index(const lr_client *client);
+
+/* Queue one command. id 0 gets the next id of this client. Returns the id
+ * (> 0) or an lr_send_error. Wait-free, RT safe. */
+int64_t lr_client_send(lr_client *client, lr_command *cmd);
+
+/* Copy the next event to out. Returns 1 if there was one, 0 if not.
+ * Wait-free, RT safe. */
+int lr_client_poll(lr_client *client, lr_event *out);
+
+/* Copy the meter area (lr_meter_header, slot meters, slot infos;
+ * header->meter_area_size bytes) consistently into dst. Returns 0, or -1 if
+ * dst is too small or no consistent copy was had in many tries. RT safe. */
+int lr_client_read_meters(const lr_client *client, void *dst, uint64_t dst_size);
+
+/* 1 if the engine process that owns the segment is alive, else 0. */
+int lr_client_engine_alive(const lr_client *client);
+
+/* JACK frame time at the start of the engine's last period. RT safe. */
+uint64_t lr_client_frame_time(const lr_client *client);
+
+/* Sizes and offsets as the C compiler lays them out, for layout tests. */
+const lr_layout_entry *lr_layout_table(uint32_t *count);
+
+/* "LR_E_BAD_SLOT" etc. for an lr_error code; "LR_E_?" if unknown. */
+const char *lr_error_name(int code);
+/* LR_CDEF_END */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

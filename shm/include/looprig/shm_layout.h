@@ -1,0 +1,247 @@
+/*
+ * looprig shared-memory layout: the one definition of the segment that the
+ * engine (looprigd) creates and every client (C ABI, Python) maps.
+ *
+ * Rules for this file:
+ *  - fixed-width fields only, no pointers, explicit padding; every struct keeps
+ *    reserved words for forward compatibility;
+ *  - the part between LR_CDEF_BEGIN and LR_CDEF_END is also the cffi cdef of
+ *    the Python client, so it holds only integer #defines, enums and structs;
+ *  - C++ pins sizes/offsets with static_assert (shm/src/layout_check.cpp),
+ *    Python compares cffi's layout with the C compiler's (lr_layout_table()).
+ *
+ * Segment: [lr_header][lr_client_slot x max_clients][lr_meter_area]
+ * lr_meter_area: [lr_meter_header][lr_slot_meter x slot_count][lr_slot_info x slot_count]
+ * All offsets are stored in lr_header and are multiples of 64.
+ *
+ * Concurrency: ring indices and sequence counters are accessed with atomic
+ * acquire/release operations (C++ std::atomic_ref, C __atomic builtins).
+ * Nothing here is a lock: a crashed process can never block another.
+ */
+#ifndef LOOPRIG_SHM_LAYOUT_H
+#define LOOPRIG_SHM_LAYOUT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* LR_CDEF_BEGIN */
+#define LR_MAGIC 1280266066
+#define LR_ABI_VERSION 1
+#define LR_MAX_CLIENTS 16
+#define LR_CMD_RING_SIZE 64
+#define LR_EVT_RING_SIZE 256
+#define LR_TEXT_MAX 1024
+#define LR_MESSAGE_MAX 192
+#define LR_NAME_MAX 64
+#define LR_SLOT_NAME_MAX 128
+#define LR_MAX_SLOTS 1024
+#define LR_CHANNELS 2
+
+/* Commands, client -> engine. */
+enum lr_command_type {
+    LR_CMD_NOP = 0,
+    LR_CMD_PING = 1,   /* acked with the current frame time */
+    LR_CMD_LOAD = 2,   /* text = file path; answered when the load has finished */
+    LR_CMD_UNLOAD = 3,
+    LR_CMD_PLAY = 4,   /* honours at_frame / quantize */
+    LR_CMD_STOP = 5,   /* honours at_frame / quantize */
+    LR_CMD_GAIN = 6,   /* value[0] = gain in dB */
+    LR_CMD_PAN = 7,    /* value[0] = pan -1 (left) .. +1 (right) */
+    LR_CMD_MUTE = 8,   /* value[0] = 0 or 1 */
+    LR_CMD_SOLO = 9,   /* value[0] = 0 or 1 */
+    LR_CMD_DECLICK = 10, /* slot ignored; value[0] = ramp length in ms (0 = exact) */
+    LR_CMD_TYPE_COUNT = 11
+};
+
+/* lr_command.flags */
+enum lr_command_flags {
+    LR_CMD_F_AT = 1   /* take effect at JACK frame at_frame (else: next period) */
+};
+
+/* lr_command.quantize: launch/stop on a grid, after at_frame if given. */
+enum lr_quantize {
+    LR_Q_NONE = 0,
+    LR_Q_SLOT = 1,    /* next loop start of the playing slot quantize_arg */
+    LR_Q_FRAMES = 2   /* next multiple of quantize_arg frames of JACK frame time */
+};
+
+/* Events, engine -> client. */
+enum lr_event_type {
+    LR_EVT_ACK = 1,     /* command accepted; frame = when it takes effect */
+    LR_EVT_ERROR = 2,   /* command rejected; code + text say why; nothing changed */
+    LR_EVT_INFO = 3     /* unsolicited notice (id = 0) */
+};
+
+enum lr_error {
+    LR_OK = 0,
+    LR_E_UNKNOWN_COMMAND = 1,
+    LR_E_BAD_SLOT = 2,
+    LR_E_BAD_VALUE = 3,
+    LR_E_NOT_LOADED = 4,
+    LR_E_FILE = 5,           /* cannot open/read the file */
+    LR_E_FORMAT = 6,         /* not audio / unsupported encoding or channel count */
+    LR_E_EMPTY = 7,          /* no frames */
+    LR_E_BUSY = 8,           /* loader queue full: try again */
+    LR_E_SCHEDULE_FULL = 9,  /* too many pending scheduled actions */
+    LR_E_BAD_MESSAGE = 10,   /* malformed message (bad flags, lengths, ...) */
+    LR_E_QUANTIZE = 11,      /* bad quantize mode or argument */
+    LR_E_TOO_LARGE = 12,     /* file exceeds the engine's memory cap */
+    LR_E_INTERNAL = 13
+};
+
+enum lr_engine_state {
+    LR_ENGINE_STARTING = 0,
+    LR_ENGINE_RUNNING = 1,
+    LR_ENGINE_STOPPING = 2,
+    LR_ENGINE_JACK_LOST = 3
+};
+
+enum lr_client_state {
+    LR_CLIENT_FREE = 0,
+    LR_CLIENT_ACTIVE = 1,    /* engine reads its command ring */
+    LR_CLIENT_CLOSING = 2    /* engine discards what is left, then frees the slot */
+};
+
+enum lr_slot_state {
+    LR_SLOT_EMPTY = 0,
+    LR_SLOT_STOPPED = 1,
+    LR_SLOT_PLAYING = 2
+};
+
+/* lr_slot_meter.flags */
+enum lr_slot_flags {
+    LR_SLOT_F_MUTED = 1,
+    LR_SLOT_F_SOLOED = 2,
+    LR_SLOT_F_START_PENDING = 4,  /* a play is scheduled */
+    LR_SLOT_F_STOP_PENDING = 8,   /* a stop is scheduled */
+    LR_SLOT_F_AUDIBLE = 16        /* not muted and not silenced by another's solo */
+};
+
+/* One command: 128 bytes of fields + text. */
+typedef struct lr_command {
+    uint32_t id;            /* client-chosen, nonzero, echoed in the answer */
+    uint16_t type;          /* lr_command_type */
+    uint16_t flags;         /* lr_command_flags */
+    int32_t slot;
+    uint32_t quantize;      /* lr_quantize */
+    uint64_t at_frame;      /* JACK frame time, with LR_CMD_F_AT */
+    uint64_t quantize_arg;  /* slot index or frame count */
+    double value[4];
+    uint32_t text_len;      /* bytes used in text (no NUL needed) */
+    uint32_t reserved[15];
+    char text[LR_TEXT_MAX];
+} lr_command;
+
+/* One event: 64 bytes of fields + message. */
+typedef struct lr_event {
+    uint32_t id;            /* command id answered, 0 for unsolicited */
+    uint16_t type;          /* lr_event_type */
+    uint16_t command;       /* lr_command_type answered */
+    int32_t slot;
+    int32_t code;           /* lr_error */
+    uint64_t frame;         /* JACK frame the command takes/took effect at */
+    double value[2];        /* LOAD: frames, source sample rate; PING: -; */
+    uint64_t seq;           /* per-client event sequence number, from 1 */
+    uint32_t reserved[4];
+    char message[LR_MESSAGE_MAX]; /* NUL-terminated, human readable */
+} lr_event;
+
+/* Two indices on separate cache lines; the data area lives beside it. */
+typedef struct lr_ring_index {
+    uint32_t write;         /* written by the producer only */
+    uint32_t pad0[15];
+    uint32_t read;          /* written by the consumer only */
+    uint32_t pad1[15];
+} lr_ring_index;
+
+/* One client's place: its command ring (client -> engine) and event ring
+ * (engine -> client). Claimed by CAS of owner_pid from 0. */
+typedef struct lr_client_slot {
+    uint32_t owner_pid;     /* 0 = free */
+    uint32_t state;         /* lr_client_state */
+    uint32_t generation;    /* bumped by the engine each time it frees the slot */
+    uint32_t events_dropped;/* events the engine could not deliver (ring full) */
+    uint64_t commands_accepted;
+    uint64_t commands_rejected;
+    uint32_t reserved[8];
+    lr_ring_index cmd;
+    lr_ring_index evt;
+    lr_command commands[LR_CMD_RING_SIZE];
+    lr_event events[LR_EVT_RING_SIZE];
+} lr_client_slot;
+
+typedef struct lr_header {
+    uint32_t magic;         /* LR_MAGIC, written last at creation */
+    uint32_t abi_version;
+    uint32_t header_size;
+    uint32_t engine_state;  /* lr_engine_state */
+    uint64_t segment_size;
+    uint32_t slot_count;
+    uint32_t max_clients;
+    uint32_t cmd_ring_size;
+    uint32_t evt_ring_size;
+    uint64_t clients_offset;
+    uint64_t client_slot_size;
+    uint64_t meters_offset;   /* lr_meter_header */
+    uint64_t slot_meters_offset; /* lr_slot_meter[slot_count] */
+    uint64_t slot_infos_offset;  /* lr_slot_info[slot_count] */
+    uint64_t meter_area_size;    /* bytes from meters_offset to the end */
+    int32_t engine_pid;
+    uint32_t sample_rate;
+    uint32_t buffer_size;
+    uint32_t declick_frames;
+    uint64_t heartbeat;       /* +1 every processed period */
+    uint64_t frame_time;      /* JACK frame time at the start of the last period */
+    uint64_t heartbeat_usecs; /* CLOCK_MONOTONIC usecs of the last period */
+    uint64_t rt_violations;   /* allocations/locks caught on the audio thread (trap builds) */
+    char jack_client_name[LR_NAME_MAX];
+    char jack_server_name[LR_NAME_MAX];
+    uint32_t reserved[32];
+} lr_header;
+
+/* Published every period under a sequence lock (seq odd while writing). */
+typedef struct lr_meter_header {
+    uint32_t seq;
+    uint32_t nframes;         /* frames in the last period */
+    uint64_t period;          /* == heartbeat of the period these meters describe */
+    uint64_t frame_time;      /* JACK frame time at the start of that period */
+    float master_peak[2];     /* linear, max |x| over the last period */
+    float master_rms[2];      /* linear, 300 ms exponential window */
+    float callback_load;      /* callback time / period time, last period */
+    float callback_load_max;  /* running maximum since start */
+    uint32_t xruns;
+    uint32_t slot_count;
+    uint32_t reserved[20];
+} lr_meter_header;
+
+typedef struct lr_slot_meter {
+    float peak[2];            /* linear, after gain/pan/mute */
+    float rms[2];
+    uint64_t playhead;        /* frame within the loop at the end of the period */
+    uint64_t length;          /* loop length in frames, 0 = empty */
+    uint64_t start_frame;     /* JACK frame where the current play began (frame 0 of the loop) */
+    uint32_t state;           /* lr_slot_state */
+    uint32_t flags;           /* lr_slot_flags */
+    float gain_db;
+    float pan;
+    uint32_t reserved[6];
+} lr_slot_meter;
+
+typedef struct lr_slot_info {
+    uint32_t channels;        /* of the source file */
+    uint32_t source_rate;
+    uint64_t source_frames;
+    uint64_t load_count;      /* +1 each time a buffer is installed */
+    uint32_t reserved[2];
+    char name[LR_SLOT_NAME_MAX]; /* file name (tail of the path), NUL-terminated */
+} lr_slot_info;
+/* LR_CDEF_END */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
