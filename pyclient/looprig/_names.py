@@ -1,0 +1,46 @@
+"""Name <-> value tables derived from the C enums in the cdef (never hand-written)."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from ._ffi import ffi
+
+
+def _enum(ctype: str, prefix: str) -> Dict[str, int]:
+    """Return ``{short_lower_name: value}`` of a C enum, dropping ``prefix``."""
+    out: Dict[str, int] = {}
+    for full, value in sorted(ffi.typeof(ctype).relements.items(), key=lambda kv: kv[1]):
+        if full.startswith(prefix):
+            out[full[len(prefix):].lower()] = value
+    return out
+
+
+#: ``{"ping": 1, "load": 2, ...}`` from ``enum lr_command_type``.
+COMMANDS: Dict[str, int] = {
+    k: v for k, v in _enum("enum lr_command_type", "LR_CMD_").items() if k != "type_count"
+}
+COMMAND_NAMES: Dict[int, str] = {v: k for k, v in COMMANDS.items()}
+
+#: ``{"ack": 1, "error": 2, "info": 3}``
+EVENT_TYPES: Dict[str, int] = _enum("enum lr_event_type", "LR_EVT_")
+EVENT_TYPE_NAMES: Dict[int, str] = {v: k for k, v in EVENT_TYPES.items()}
+
+#: ``{"none": 0, "slot": 1, "frames": 2}``
+QUANTIZE: Dict[str, int] = _enum("enum lr_quantize", "LR_Q_")
+
+SLOT_STATES: Dict[str, int] = _enum("enum lr_slot_state", "LR_SLOT_")
+SLOT_STATE_NAMES: Dict[int, str] = {v: k for k, v in SLOT_STATES.items()}
+
+ENGINE_STATES: Dict[str, int] = _enum("enum lr_engine_state", "LR_ENGINE_")
+ENGINE_STATE_NAMES: Dict[int, str] = {v: k for k, v in ENGINE_STATES.items()}
+
+#: ``{"muted": 1, "soloed": 2, "start_pending": 4, ...}``
+SLOT_FLAGS: Dict[str, int] = _enum("enum lr_slot_flags", "LR_SLOT_F_")
+
+#: ``{"LR_E_BAD_SLOT": 2, ...}`` (full names, as the engine reports them)
+ERRORS: Dict[str, int] = dict(sorted(ffi.typeof("enum lr_error").relements.items(), key=lambda kv: kv[1]))
+ERROR_NAMES: Dict[int, str] = {v: k for k, v in ERRORS.items()}
+
+ATTACH_ERRORS: Dict[str, int] = dict(ffi.typeof("enum lr_attach_error").relements)
+SEND_ERRORS: Dict[str, int] = dict(ffi.typeof("enum lr_send_error").relements)

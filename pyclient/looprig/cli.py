@@ -1,0 +1,452 @@
+"""The ``looprig`` command line (also ``python3 -m looprig``).
+
+Exit status: 0 success; 1 the engine rejected the command (or another
+looprig error); 2 usage error; 3 engine not running; 4 timeout;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from . import __version__
+from ._ffi import repo_root
+from .client import LOAD_TIMEOUT, Event, Rig, default_name, parse_quantize
+from .errors import CommandRejected, EngineNotRunning, LooprigError, Timeout
+
+__all__ = ["main", "build_parser", "find_engine_binary"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
+EXIT_TIMEOUT = 4
+EXIT_INTERRUPTED = 130
+
+PROG = "looprig"
+
+# argparse only takes "-6" / "-0.5" as values; also allow exponents, inf, nan.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
+
+def _slot(s: str) -> int:
+    try:
+        return int(s, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError("slot must be an integer, got %r" % s) from None
+
+
+def _frame(s: str) -> int:
+    try:
+        v = int(s, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError("frame must be an integer, got %r" % s) from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("frame must be >= 0, got %r" % s)
+    return v
+
+
+def _number(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % s) from None
+
+
+def _seconds(s: str) -> float:
+    v = _number(s)
+    if not v >= 0:
+        raise argparse.ArgumentTypeError("must be >= 0 seconds: %r" % s)
+    return v
+
+
+def _quantize(s: str) -> str:
+    try:
+        parse_quantize(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+
+_ONOFF = {"on": True, "off": False, "1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
+
+
+def _onoff(s: str) -> bool:
+    try:
+        return _ONOFF[s.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError("expected on or off, got %r" % s) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for documentation and tests)."""
+    common = _Parser(add_help=False)
+    # Accepted after the command too; SUPPRESS keeps the global value otherwise.
+    common.add_argument("--name", default=argparse.SUPPRESS, help="engine name (default $LOOPRIG_NAME or 'looprig')")
+    common.add_argument("--timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S", help="answer timeout in seconds")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+
+    p = _Parser(
+        prog=PROG,
+        description="Control a running looprigd (looprig JACK loop engine) through shared memory.",
+        epilog="exit status: 0 ok, 1 command rejected by the engine, 2 usage, 3 engine not running, 4 timeout",
+    )
+    p.add_argument("--name", default=None, help="engine name (default $LOOPRIG_NAME or 'looprig')")
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="S",
+                   help="seconds to wait for each answer (default 5, load 30)")
+    p.add_argument("--json", action="store_true", default=False, help="machine-readable JSON output")
+    p.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common])
+
+    e = add("engine", "run the engine (looprigd) in the foreground")
+    e.add_argument("--slots", type=int, default=None, metavar="N", help="number of loop slots")
+    e.add_argument("--slot-outs", action="store_true", help="one JACK output pair per slot")
+    e.add_argument("--declick-ms", type=_number, default=None, metavar="MS", help="declick ramp length (0 = exact)")
+
+    s = add("load", "load an audio file into a slot (waits until loaded)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("file")
+
+    s = add("unload", "empty a slot")
+    s.add_argument("slot", type=_slot)
+
+    for name, verb in (("play", "start"), ("stop", "stop")):
+        s = add(name, "%s a slot (now, at a JACK frame, or quantized)" % verb)
+        s.add_argument("slot", type=_slot)
+        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
+        s.add_argument("--quantize", type=_quantize, default=None, metavar="Q",
+                       help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)")
+
+    s = add("gain", "set a slot's gain in dB")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("db", type=_number, metavar="DB")
+    s.add_argument("--at", type=_frame, default=None, metavar="FRAME")
+
+    s = add("pan", "set a slot's pan, -1 (left) .. +1 (right)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("pan", type=_number, metavar="P")
+    s.add_argument("--at", type=_frame, default=None, metavar="FRAME")
+
+    for name in ("mute", "solo"):
+        s = add(name, "%s a slot on or off" % name)
+        s.add_argument("slot", type=_slot)
+        s.add_argument("on", type=_onoff, metavar="on|off")
+        s.add_argument("--at", type=_frame, default=None, metavar="FRAME")
+
+    s = add("declick", "set the engine's declick ramp length in ms (0 = exact)")
+    s.add_argument("ms", type=_number, metavar="MS")
+
+    add("ping", "round trip to the engine; prints its frame time")
+
+    s = add("status", "engine info and a table of slots")
+    s.add_argument("--all", action="store_true", help="also list empty slots")
+
+    s = add("meters", "print meter bars (once, or refreshing with --watch)")
+    s.add_argument("--watch", type=_seconds, default=None, metavar="SECONDS",
+                   help="refresh for this many seconds (0 = until Ctrl-C)")
+    s.add_argument("--interval", type=_seconds, default=0.1, metavar="S", help="refresh interval (default 0.1)")
+    s.add_argument("--all", action="store_true", help="also show empty slots")
+
+    s = add("demo", "generate a few loops, play them in sync and show meters")
+    s.add_argument("--seconds", type=_seconds, default=10.0, metavar="S", help="how long to play (default 10)")
+    s.add_argument("--first-slot", type=int, default=0, metavar="K", help="first slot to use (default 0)")
+    s.add_argument("--dir", default=None, help="where to write the loops (default: cache dir)")
+    s.add_argument("--keep", action="store_true", help="leave the loops playing at the end")
+    return p
+
+
+# -- output helpers -----------------------------------------------------------
+
+class _Out:
+    def __init__(self, json_mode: bool) -> None:
+        self.json = json_mode
+
+    def emit(self, text: str, obj: Dict[str, Any]) -> None:
+        if self.json:
+            print(json.dumps(obj, allow_nan=False), flush=True)
+        else:
+            print(text, flush=True)
+
+
+def _ev_json(ev: Event, **extra: Any) -> Dict[str, Any]:
+    d = {"ok": ev.ok}
+    d.update(ev.to_dict())
+    d.update(extra)
+    return d
+
+
+def _with_msg(text: str, ev: Event) -> str:
+    return "%s (%s)" % (text, ev.message) if ev.message else text
+
+
+def find_engine_binary() -> List[str]:
+    """Candidate looprigd paths in lookup order: $LOOPRIGD, repo build dir, PATH."""
+    cands = []
+    env = os.environ.get("LOOPRIGD")
+    if env:
+        cands.append(env)
+    root = repo_root()
+    if root is not None:
+        cands.append(str(root / "build" / "engine" / "looprigd"))
+    found = shutil.which("looprigd")
+    cands.append(found if found else "looprigd (PATH)")
+    return cands
+
+
+def _cmd_engine(args: argparse.Namespace, name: str) -> int:
+    cands = find_engine_binary()
+    binary = None
+    for c in cands:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            binary = c
+            break
+        if c == os.environ.get("LOOPRIGD"):
+            break  # an explicit, wrong $LOOPRIGD is an error
+    if binary is None:
+        print("looprig: error: engine binary looprigd not found; looked at: %s" % ", ".join(cands), file=sys.stderr)
+        return EXIT_REJECTED
+    argv = [binary, "--name", name]
+    if args.slots is not None:
+        argv += ["--slots", str(args.slots)]
+    if args.slot_outs:
+        argv.append("--slot-outs")
+    if args.declick_ms is not None:
+        argv += ["--declick-ms", "%g" % args.declick_ms]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(binary, argv)
+    return EXIT_REJECTED  # pragma: no cover
+
+
+def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
+    c = args.command
+    slot = getattr(args, "slot", 0)
+    if c == "load":
+        path = os.path.abspath(args.file)
+        ev = rig.send("load", slot, text=os.fsencode(path), wait=True,
+                      timeout=LOAD_TIMEOUT if timeout is None else timeout)
+        frames, rate = int(ev.value[0]), int(ev.value[1])
+        out.emit(_with_msg("load %d: %s, %d frames at %d Hz" % (slot, os.path.basename(path), frames, rate), ev),
+                 _ev_json(ev, frames=frames, source_rate=rate, path=path))
+    elif c == "unload":
+        ev = rig.send("unload", slot, wait=True, timeout=timeout)
+        out.emit(_with_msg("unload %d: at frame %d" % (slot, ev.frame), ev), _ev_json(ev))
+    elif c in ("play", "stop"):
+        ev = rig.send(c, slot, at=args.at, quantize=args.quantize, wait=True, timeout=timeout)
+        verb = "starts" if c == "play" else "stops"
+        out.emit(_with_msg("%s %d: %s at frame %d" % (c, slot, verb, ev.frame), ev), _ev_json(ev))
+    elif c == "gain":
+        ev = rig.send("gain", slot, value=args.db, at=args.at, wait=True, timeout=timeout)
+        out.emit(_with_msg("gain %d: %g dB at frame %d" % (slot, args.db, ev.frame), ev), _ev_json(ev, db=_jf(args.db)))
+    elif c == "pan":
+        ev = rig.send("pan", slot, value=args.pan, at=args.at, wait=True, timeout=timeout)
+        out.emit(_with_msg("pan %d: %g at frame %d" % (slot, args.pan, ev.frame), ev), _ev_json(ev, pan=_jf(args.pan)))
+    elif c in ("mute", "solo"):
+        ev = rig.send(c, slot, value=1.0 if args.on else 0.0, at=args.at, wait=True, timeout=timeout)
+        out.emit(_with_msg("%s %d: %s at frame %d" % (c, slot, "on" if args.on else "off", ev.frame), ev),
+                 _ev_json(ev, on=args.on))
+    elif c == "declick":
+        ev = rig.send("declick", 0, value=args.ms, wait=True, timeout=timeout)
+        out.emit(_with_msg("declick: %g ms at frame %d" % (args.ms, ev.frame), ev), _ev_json(ev, ms=_jf(args.ms)))
+    elif c == "ping":
+        t0 = time.monotonic()
+        ev = rig.send("ping", 0, wait=True, timeout=timeout)
+        rtt = (time.monotonic() - t0) * 1000.0
+        out.emit("ping: engine frame %d, round trip %.2f ms" % (ev.frame, rtt), _ev_json(ev, rtt_ms=round(rtt, 3)))
+    else:  # pragma: no cover
+        raise AssertionError(c)
+    return EXIT_OK
+
+
+def _jf(v: float) -> Optional[float]:
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
+
+
+def _cmd_status(rig: Rig, out: _Out, args: argparse.Namespace) -> int:
+    from .display import status_table
+
+    st = rig.status(all_slots=True)
+    if out.json:
+        print(json.dumps(st, allow_nan=False, indent=None))
+    else:
+        print(status_table(st, show_all=args.all))
+    return EXIT_OK
+
+
+class _Screen:
+    """Redraws a block of lines in place on a terminal; appends otherwise."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.prev = 0
+
+    def draw(self, lines: Sequence[str]) -> None:
+        w = self.stream
+        if self.tty and self.prev:
+            w.write("\x1b[%dF" % self.prev)
+        for ln in lines:
+            w.write(ln + ("\x1b[K\n" if self.tty else "\n"))
+        if self.tty and self.prev > len(lines):
+            for _ in range(self.prev - len(lines)):
+                w.write("\x1b[K\n")
+            w.write("\x1b[%dF" % (self.prev - len(lines)))
+        if not self.tty:
+            w.write("\n")
+        w.flush()
+        self.prev = len(lines)
+
+
+def watch_meters(rig: Rig, seconds: Optional[float], interval: float, json_mode: bool, show_all: bool = False,
+                 header: Optional[Callable[[], List[str]]] = None) -> None:
+    """Print meters once (``seconds`` None) or refreshing for ``seconds`` (0 = forever)."""
+    from .display import meter_lines
+
+    rate = rig.sample_rate
+    screen = _Screen()
+    end = None if not seconds else time.monotonic() + seconds
+    interval = max(interval, 0.02)
+    # Without a terminal, do not flood the output: at most ~2 frames per second.
+    if not screen.tty and not json_mode:
+        interval = max(interval, 0.5)
+    while True:
+        m = rig.meters()
+        if json_mode:
+            print(json.dumps(m.to_dict(all_slots=show_all), allow_nan=False), flush=True)
+        else:
+            lines = (header() if header else []) + meter_lines(m, rate, show_all=show_all)
+            screen.draw(lines)
+        if seconds is None:
+            return
+        if not rig.alive:
+            raise EngineNotRunning("looprig engine %r stopped" % rig.name, rig.name)
+        now = time.monotonic()
+        if end is not None and now >= end:
+            return
+        time.sleep(interval if end is None else min(interval, max(0.0, end - now)))
+
+
+def _cmd_meters(rig: Rig, out: _Out, args: argparse.Namespace) -> int:
+    watch_meters(rig, args.watch, args.interval, out.json, show_all=args.all)
+    return EXIT_OK
+
+
+def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
+    from .demo import LOOPS, render_loops
+
+    def say(msg: str) -> None:
+        if out.json:
+            print(json.dumps({"demo": msg}), flush=True)
+        else:
+            print(msg, flush=True)
+
+    paths = render_loops(Path(args.dir) if args.dir else None)
+    first = args.first_slot
+    n = min(len(LOOPS), rig.slot_count - first)
+    if n <= 0:
+        print("looprig: error: engine has %d slots, no room from slot %d" % (rig.slot_count, first), file=sys.stderr)
+        return EXIT_REJECTED
+    slots = list(range(first, first + n))
+    rate = rig.sample_rate
+    say("demo: %d loops, 2 bars at 120 BPM, from %s" % (n, paths[0].parent))
+    for slot, loop, path in zip(slots, LOOPS, paths):
+        r = rig.load(slot, path, timeout=LOAD_TIMEOUT if timeout is None else timeout)
+        say("  load %d: %-8s %d frames at %d Hz%s" % (slot, loop.name, r.frames, r.source_rate,
+                                                        " (resampled to %d Hz)" % rate if r.source_rate != rate else ""))
+    for slot, loop in zip(slots, LOOPS):
+        rig.gain(slot, loop.gain_db, timeout=timeout)
+        rig.pan(slot, loop.pan, timeout=timeout)
+    # One common start frame a bit in the future; send all plays, then collect.
+    margin = max(int(0.3 * rate), 8 * rig.buffer_size)
+    at = rig.frame_time + margin
+    ids = [rig.send("play", slot, at=at, timeout=timeout) for slot in slots]
+    frames = [rig.wait(cid, timeout).frame for cid in ids]
+    same = all(f == frames[0] for f in frames)
+    say("demo: %d loops start at frame %d%s" % (n, frames[0], "" if same else " (NOT the same frame: %s)" % frames))
+    interrupted = False
+    try:
+        if args.seconds > 0:
+            watch_meters(rig, args.seconds, 0.1, out.json,
+                         header=lambda: ["demo: playing, frame %d (Ctrl-C stops)" % rig.frame_time])
+    except KeyboardInterrupt:
+        interrupted = True
+    if not args.keep:
+        at = rig.frame_time + 4 * rig.buffer_size
+        ids = [rig.send("stop", slot, at=at, timeout=timeout) for slot in slots]
+        stops = [rig.wait(cid, timeout).frame for cid in ids]
+        say("demo: stopped at frame %d (loops stay loaded: `looprig status`)" % stops[0])
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _error(msg: str, status: int, json_mode: bool, **extra: Any) -> int:
+    print("looprig: error: %s" % msg, file=sys.stderr, flush=True)
+    if json_mode:
+        d: Dict[str, Any] = {"ok": False, "error": msg, "exit": status}
+        d.update(extra)
+        print(json.dumps(d), flush=True)
+    return status
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; returns the exit status (see module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    json_mode = bool(args.json)
+    name = args.name or default_name()
+    timeout = args.timeout
+    out = _Out(json_mode)
+
+    if args.command == "engine":
+        return _cmd_engine(args, name)
+
+    try:
+        with Rig(name=name, timeout=5.0 if timeout is None else timeout) as rig:
+            if args.command == "status":
+                return _cmd_status(rig, out, args)
+            if args.command == "meters":
+                return _cmd_meters(rig, out, args)
+            if args.command == "demo":
+                return _cmd_demo(rig, out, args, timeout)
+            return _simple(rig, out, args, timeout)
+    except CommandRejected as e:
+        return _error("%s (%s)" % (e.message, e.code_name), EXIT_REJECTED, json_mode,
+                      code=e.code, code_name=e.code_name, message=e.message, slot=e.slot, command=e.command)
+    except EngineNotRunning as e:
+        return _error(str(e), EXIT_NOT_RUNNING, json_mode)
+    except Timeout as e:
+        return _error(str(e), EXIT_TIMEOUT, json_mode)
+    except LooprigError as e:
+        return _error(str(e), EXIT_REJECTED, json_mode)
+    except ValueError as e:  # client-side checks (text too long, ...)
+        parser.print_usage(sys.stderr)
+        return _error(str(e), EXIT_USAGE, json_mode)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+../../../shm/include/looprig/shm_client.h
