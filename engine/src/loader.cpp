@@ -26,6 +26,21 @@ DecodeOutcome failure(int code, std::string message) {
     return out;
 }
 
+// libsndfile's log marks a data chunk shorter than its header claims with
+// "data : N (should be M)", M < N (AIFF: "SSND"), and then reads what is
+// there. Streamed files (N = 0 or 0xFFFFFFFF) are not truncated.
+bool log_says_truncated(const char* log) {
+    for (const char* chunk : {"data : ", "SSND : "}) {
+        const char* line = std::strstr(log, chunk);
+        if (!line) continue;
+        unsigned long long claimed = 0, actual = 0;
+        if (std::sscanf(line + std::strlen(chunk), "%llu (should be %llu)", &claimed, &actual) == 2 &&
+            claimed > actual && claimed != 0xFFFFFFFFull)
+            return true;
+    }
+    return false;
+}
+
 struct SndFileCloser {
     void operator()(SNDFILE* f) const { sf_close(f); }
 };
@@ -106,7 +121,7 @@ DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, ui
     // libsndfile quietly shortens a WAV whose data chunk is cut off; its log says so.
     char log[4096] = {};
     sf_command(file.get(), SFC_GET_LOG_INFO, log, sizeof log);
-    if (std::strstr(log, "ength in header") || std::strstr(log, "runcated"))
+    if (log_says_truncated(log))
         return failure(LR_E_FORMAT, fmt::format("{} is truncated (its header and its data disagree)", path));
     for (float v : interleaved)
         if (!std::isfinite(v)) return failure(LR_E_FORMAT, fmt::format("{} contains NaN or infinite samples", path));

@@ -133,7 +133,11 @@ struct AudioCore::Impl {
             clients[i].commands = RingConsumer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
             clients[i].events = RingProducer<lr_event>(&c->evt, c->events, LR_EVT_RING_SIZE);
         }
-        for (auto& s : slots) update_gain_targets(s, true);
+        for (auto& s : slots) {
+            update_gain_targets(s, false);
+            s.gain[0].jump(s.gain[0].target);
+            s.gain[1].jump(s.gain[1].target);
+        }
         header->declick_frames = declick_frames;
     }
 
