@@ -397,6 +397,8 @@ def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[f
 
 
 def _error(msg: str, status: int, json_mode: bool, **extra: Any) -> int:
+    if msg.startswith("looprig: "):
+        msg = msg[len("looprig: "):]
     print("looprig: error: %s" % msg, file=sys.stderr, flush=True)
     if json_mode:
         d: Dict[str, Any] = {"ok": False, "error": msg, "exit": status}
