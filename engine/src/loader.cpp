@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <sys/stat.h>
 
 namespace looprig {
@@ -52,7 +53,10 @@ std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from
     const auto out_frames = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(frames * ratio)));
     // Wrap-around context on both sides so the converter sees the loop as
     // periodic; the filter's reach is far below 4096 source frames.
-    const uint64_t pad = 4096;
+    // The loop's frame 0 lands on output index pad * ratio: pick the pad so that
+    // this is a whole number (no fractional shift), when the rates allow it.
+    const uint64_t step = from_rate / std::gcd(from_rate, to_rate);
+    const uint64_t pad = step <= 65536 ? ((4096 + step - 1) / step) * step : 4096;
     std::vector<float> padded(frames + 2 * pad);
     for (uint64_t i = 0; i < padded.size(); ++i) {
         const int64_t src = static_cast<int64_t>(i) - static_cast<int64_t>(pad);

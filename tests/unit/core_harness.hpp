@@ -1,0 +1,127 @@
+// Drives an AudioCore directly (no JACK): a segment, one client place, and
+// output captured by absolute frame. For unit tests only.
+#pragma once
+
+#include "audio_core.hpp"
+#include "ring.hpp"
+#include "segment.hpp"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace looprig::test {
+
+inline Sample* make_sample(std::vector<float> left, std::vector<float> right = {}) {
+    auto* s = new Sample;
+    s->frames = left.size();
+    s->channels = right.empty() ? 1 : 2;
+    s->source_rate = 48000;
+    s->source_frames = left.size();
+    s->left = std::move(left);
+    s->right = std::move(right);
+    std::strcpy(s->name, "test");
+    return s;
+}
+
+struct CoreHarness {
+    std::unique_ptr<shm::Segment> segment;
+    std::unique_ptr<AudioCore> core;
+    shm::RingProducer<lr_command> commands;
+    shm::RingConsumer<lr_event> events;
+    uint64_t frame = 0;
+    uint32_t period = 64;
+    uint32_t next_id = 1;
+    std::vector<float> out_l, out_r;            // indexed by absolute frame
+    std::vector<std::vector<float>> slot_l, slot_r;
+
+    explicit CoreHarness(uint32_t slots = 8, uint32_t declick = 0, uint64_t start_frame = 1000) : frame(start_frame) {
+        static int counter = 0;
+        segment = shm::Segment::create("unit-core-" + std::to_string(getpid()) + "-" + std::to_string(counter++), slots);
+        CoreConfig cfg;
+        cfg.slot_count = slots;
+        cfg.declick_frames = declick;
+        core = std::make_unique<AudioCore>(*segment, cfg);
+        lr_client_slot* c = segment->client(0);
+        c->owner_pid = static_cast<uint32_t>(getpid());
+        c->state = LR_CLIENT_ACTIVE;
+        commands = shm::RingProducer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
+        events = shm::RingConsumer<lr_event>(&c->evt, c->events, LR_EVT_RING_SIZE);
+        slot_l.resize(slots);
+        slot_r.resize(slots);
+    }
+
+    /// Hand a sample to the core as if the loader had made it.
+    void install(int slot, Sample* s) {
+        LoadResult r;
+        r.slot = slot;
+        r.sample = s;
+        r.id = next_id++;
+        core->load_results().push(r);
+    }
+
+    uint32_t send(uint16_t type, int32_t slot = 0, double value = 0.0, bool at = false, uint64_t at_frame = 0,
+                  uint32_t quantize = LR_Q_NONE, uint64_t quantize_arg = 0) {
+        lr_command c{};
+        c.id = next_id++;
+        c.type = type;
+        c.slot = slot;
+        c.value[0] = value;
+        c.flags = at ? LR_CMD_F_AT : 0;
+        c.at_frame = at_frame;
+        c.quantize = quantize;
+        c.quantize_arg = quantize_arg;
+        commands.push(c);
+        return c.id;
+    }
+
+    /// Run `n` periods, appending the outputs.
+    void run(uint32_t n) {
+        std::vector<float> l(period), r(period);
+        std::vector<std::vector<float>> sl(slot_l.size(), std::vector<float>(period)),
+            sr(slot_l.size(), std::vector<float>(period));
+        std::vector<float*> slp, srp;
+        for (std::size_t i = 0; i < sl.size(); ++i) {
+            slp.push_back(sl[i].data());
+            srp.push_back(sr[i].data());
+        }
+        for (uint32_t p = 0; p < n; ++p) {
+            CoreOutputs o;
+            o.master[0] = l.data();
+            o.master[1] = r.data();
+            o.slot_left = slp.data();
+            o.slot_right = srp.data();
+            if (out_l.size() < frame) {
+                out_l.resize(frame, 0.0f);
+                out_r.resize(frame, 0.0f);
+                for (auto& v : slot_l) v.resize(frame, 0.0f);
+                for (auto& v : slot_r) v.resize(frame, 0.0f);
+            }
+            core->process(period, frame, o);
+            out_l.insert(out_l.end(), l.begin(), l.end());
+            out_r.insert(out_r.end(), r.begin(), r.end());
+            for (std::size_t i = 0; i < sl.size(); ++i) {
+                slot_l[i].insert(slot_l[i].end(), sl[i].begin(), sl[i].end());
+                slot_r[i].insert(slot_r[i].end(), sr[i].begin(), sr[i].end());
+            }
+            frame += period;
+        }
+    }
+
+    /// All events so far.
+    std::vector<lr_event> drain() {
+        std::vector<lr_event> all;
+        lr_event e{};
+        while (events.pop_into(&e)) all.push_back(e);
+        return all;
+    }
+    lr_event event_for(uint32_t id) {
+        for (const auto& e : drain())
+            if (e.id == id) return e;
+        return lr_event{};
+    }
+};
+
+}  // namespace looprig::test

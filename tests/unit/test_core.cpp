@@ -1,0 +1,248 @@
+// The audio core, driven directly: exact looping, exact scheduling, gains,
+// mute/solo, quantize, load swaps, events, and no allocation on the audio path.
+#include "core_harness.hpp"
+#include "dsp.hpp"
+#include "rt_guard.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace looprig;
+using looprig::test::CoreHarness;
+using looprig::test::make_sample;
+
+namespace {
+std::vector<float> noise(std::size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-0.5f, 0.5f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+const double kCos = std::sqrt(0.5);  // centre pan gain
+}  // namespace
+
+TEST_CASE("a loop of odd prime length plays exactly periodically from its start frame") {
+    CoreHarness h(4, 0, 1000);
+    const auto x = noise(997, 1);
+    h.install(0, make_sample(x));
+    h.run(1);
+    const uint64_t t = 1234 + 1000;  // mid-period
+    const uint32_t id = h.send(LR_CMD_PLAY, 0, 0, true, t);
+    h.run(200);  // 12800 frames: > 12 cycles
+    const lr_event ack = h.event_for(id);
+    CHECK(ack.type == LR_EVT_ACK);
+    CHECK(ack.frame == t);
+    uint64_t mismatches = 0;
+    for (uint64_t f = 1000; f < h.frame; ++f) {
+        const double expect = f < t ? 0.0 : x[(f - t) % x.size()] * kCos;
+        if (std::fabs(h.out_l[f] - expect) > 1e-7 || std::fabs(h.out_r[f] - expect) > 1e-7) ++mismatches;
+    }
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("stop at a frame: exact zeros from that frame on; play again restarts at frame 0") {
+    CoreHarness h(2, 0, 0);
+    const auto x = noise(101, 2);
+    h.install(1, make_sample(x));
+    h.send(LR_CMD_PLAY, 1, 0, true, 100);
+    h.send(LR_CMD_STOP, 1, 0, true, 1000);
+    h.send(LR_CMD_PLAY, 1, 0, true, 1500);
+    h.run(40);
+    for (uint64_t f = 0; f < h.frame; ++f) {
+        double e = 0;
+        if (f >= 100 && f < 1000) e = x[(f - 100) % 101] * kCos;
+        if (f >= 1500) e = x[(f - 1500) % 101] * kCos;
+        REQUIRE(h.out_l[f] == doctest::Approx(e).epsilon(1e-6));
+    }
+}
+
+TEST_CASE("several commands with the same frame take effect in the same frame") {
+    CoreHarness h(8, 0, 0);
+    for (int s = 0; s < 8; ++s) h.install(s, make_sample(std::vector<float>(50, 0.01f * (s + 1))));
+    for (int s = 0; s < 8; ++s) h.send(LR_CMD_PLAY, s, 0, true, 777);
+    h.run(20);
+    for (int s = 0; s < 8; ++s) {
+        CHECK(h.slot_l[s][776] == 0.0f);
+        CHECK(h.slot_l[s][777] == doctest::Approx(0.01 * (s + 1) * kCos));
+    }
+}
+
+TEST_CASE("gain and pan follow the documented laws") {
+    CoreHarness h(2, 0, 0);
+    h.install(0, make_sample(std::vector<float>(64, 0.5f), std::vector<float>(64, 0.25f)));
+    h.send(LR_CMD_PLAY, 0);
+    h.send(LR_CMD_GAIN, 0, -6.0);
+    h.send(LR_CMD_PAN, 0, -0.5);
+    h.run(4);
+    double pl = 0, pr = 0;
+    dsp::pan_gains(-0.5, &pl, &pr);
+    const double g = dsp::db_to_gain(-6.0);
+    CHECK(h.out_l[200] == doctest::Approx(0.5 * g * pl).epsilon(1e-6));
+    CHECK(h.out_r[200] == doctest::Approx(0.25 * g * pr).epsilon(1e-6));
+}
+
+TEST_CASE("mute and solo") {
+    CoreHarness h(3, 0, 0);
+    for (int s = 0; s < 3; ++s) h.install(s, make_sample(std::vector<float>(10, 0.1f * (s + 1))));
+    for (int s = 0; s < 3; ++s) h.send(LR_CMD_PLAY, s);
+    h.run(2);
+    CHECK(h.out_l[100] == doctest::Approx(0.6 * kCos));
+    h.send(LR_CMD_MUTE, 1, 1.0);
+    h.run(2);
+    CHECK(h.out_l[h.frame - 1] == doctest::Approx(0.4 * kCos));
+    h.send(LR_CMD_SOLO, 2, 1.0);
+    h.run(2);
+    CHECK(h.out_l[h.frame - 1] == doctest::Approx(0.3 * kCos));
+    h.send(LR_CMD_SOLO, 1, 1.0);  // soloed but muted: still silent
+    h.run(2);
+    CHECK(h.out_l[h.frame - 1] == doctest::Approx(0.3 * kCos));
+    h.send(LR_CMD_MUTE, 1, 0.0);
+    h.send(LR_CMD_SOLO, 2, 0.0);
+    h.send(LR_CMD_SOLO, 1, 0.0);
+    h.run(2);
+    CHECK(h.out_l[h.frame - 1] == doctest::Approx(0.6 * kCos));
+}
+
+TEST_CASE("quantize: frames:N and slot:K") {
+    CoreHarness h(3, 0, 10);
+    h.install(0, make_sample(std::vector<float>(300, 0.1f)));
+    h.install(1, make_sample(std::vector<float>(77, 0.2f)));
+    h.install(2, make_sample(std::vector<float>(77, 0.2f)));
+    h.run(1);
+    const uint32_t a = h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_FRAMES, 1000);
+    h.run(1);
+    CHECK(h.event_for(a).frame == 1000);
+    h.run(20);
+    const uint32_t b = h.send(LR_CMD_PLAY, 1, 0, false, 0, LR_Q_SLOT, 0);
+    const uint64_t now = h.frame;
+    h.run(1);
+    const lr_event eb = h.event_for(b);
+    CHECK(eb.frame >= now);
+    CHECK((eb.frame - 1000) % 300 == 0);
+    CHECK(eb.frame - now < 300);
+    // Reference slot not playing: not quantized, and the ack says so.
+    const uint32_t c = h.send(LR_CMD_PLAY, 2, 0, false, 0, LR_Q_SLOT, 2);
+    h.run(1);
+    const lr_event ec = h.event_for(c);
+    CHECK(ec.type == LR_EVT_ACK);
+    CHECK(std::string(ec.message).find("not quantized") != std::string::npos);
+}
+
+TEST_CASE("bad commands are answered with errors and change nothing") {
+    CoreHarness h(2, 0, 0);
+    const auto x = noise(59, 3);
+    h.install(0, make_sample(x));
+    h.send(LR_CMD_PLAY, 0, 0, true, 64);
+    h.run(2);
+    const uint32_t bad_slot = h.send(LR_CMD_GAIN, 5, 0.0);
+    const uint32_t nan_gain = h.send(LR_CMD_GAIN, 0, std::nan(""));
+    const uint32_t empty = h.send(LR_CMD_PLAY, 1);
+    const uint32_t unknown = h.send(77, 0);
+    h.run(20);
+    auto evs = h.drain();
+    auto find = [&](uint32_t id) {
+        for (auto& e : evs)
+            if (e.id == id) return e;
+        return lr_event{};
+    };
+    CHECK(find(bad_slot).code == LR_E_BAD_SLOT);
+    CHECK(find(nan_gain).code == LR_E_BAD_VALUE);
+    CHECK(find(empty).code == LR_E_NOT_LOADED);
+    CHECK(find(unknown).code == LR_E_UNKNOWN_COMMAND);
+    for (uint64_t f = 64; f < h.frame; ++f) REQUIRE(h.out_l[f] == doctest::Approx(x[(f - 64) % 59] * kCos));
+}
+
+TEST_CASE("declick: a start ramps up over the configured frames, then plays exactly") {
+    CoreHarness h(1, 32, 0);
+    h.install(0, make_sample(std::vector<float>(1000, 1.0f)));
+    h.send(LR_CMD_PLAY, 0, 0, true, 128);
+    h.run(8);
+    CHECK(h.out_l[127] == 0.0f);
+    CHECK(h.out_l[128] == doctest::Approx(kCos / 32));
+    CHECK(h.out_l[128 + 15] == doctest::Approx(kCos * 16 / 32));
+    CHECK(h.out_l[128 + 31] == doctest::Approx(kCos));
+    CHECK(h.out_l[400] == doctest::Approx(kCos));
+}
+
+TEST_CASE("loading into a playing slot swaps the loop on its grid without a gap") {
+    CoreHarness h(1, 0, 0);
+    h.install(0, make_sample(std::vector<float>(100, 0.1f)));
+    h.send(LR_CMD_PLAY, 0, 0, true, 0);
+    h.run(4);
+    h.install(0, make_sample(std::vector<float>(50, 0.3f)));
+    h.run(4);
+    for (uint64_t f = 0; f < h.frame; ++f) REQUIRE(h.out_l[f] != 0.0f);
+    CHECK(h.out_l[h.frame - 1] == doctest::Approx(0.3 * kCos));
+}
+
+TEST_CASE("meters: peak and RMS of a steady signal, playhead and state") {
+    CoreHarness h(2, 0, 0);
+    h.install(0, make_sample(std::vector<float>(48, 0.5f)));
+    h.send(LR_CMD_PLAY, 0);
+    h.send(LR_CMD_PAN, 0, -1.0);
+    h.run(48000 / 64 * 3);  // 3 s: RMS window (300 ms) has settled
+    const lr_meter_header* m = h.segment->meter_header();
+    const lr_slot_meter* s = h.segment->slot_meters();
+    CHECK(m->seq % 2 == 0);
+    CHECK(m->master_peak[0] == doctest::Approx(0.5));
+    CHECK(m->master_rms[0] == doctest::Approx(0.5).epsilon(1e-3));
+    CHECK(m->master_peak[1] == doctest::Approx(0.0).epsilon(1e-6));
+    CHECK(s[0].state == LR_SLOT_PLAYING);
+    CHECK(s[0].length == 48);
+    CHECK(s[0].playhead == (h.frame - s[0].start_frame) % 48);
+    CHECK(s[1].state == LR_SLOT_EMPTY);
+    CHECK(m->period == h.segment->header()->heartbeat);
+}
+
+TEST_CASE("the process path neither allocates nor locks (allocation trap armed)") {
+    REQUIRE(rt_guard::armed_build());
+    CoreHarness h(8, 16, 0);
+    for (int s = 0; s < 8; ++s) h.install(s, make_sample(noise(100 + s, s), noise(100 + s, s + 50)));
+    const uint64_t before = rt_guard::violations();
+    // Every command type, scheduled and immediate, plus swaps and unloads.
+    for (int round = 0; round < 3; ++round) {
+        for (int s = 0; s < 8; ++s) {
+            h.send(LR_CMD_PLAY, s, 0, true, h.frame + 100 + s, s % 2 ? LR_Q_FRAMES : LR_Q_NONE, 32);
+            h.send(LR_CMD_GAIN, s, -3.0 * s);
+            h.send(LR_CMD_PAN, s, 0.1 * s, true, h.frame + 50);
+            h.send(LR_CMD_MUTE, s, s % 2);
+            h.send(LR_CMD_SOLO, s, s == 3);
+        }
+        h.send(LR_CMD_PING);
+        h.send(LR_CMD_DECLICK, 0, 1.0);
+        h.send(LR_CMD_GAIN, 99, 0.0);
+        lr_command load{};
+        load.id = 5000 + round;
+        load.type = LR_CMD_LOAD;
+        load.slot = 2;
+        std::memcpy(load.text, "/nonexistent.wav", 16);
+        load.text_len = 16;
+        h.commands.push(load);
+        h.install(1, make_sample(noise(80, 9)));  // swap while playing
+        // Armed only around process(): the harness's own bookkeeping may allocate.
+        std::vector<float> l(64), r(64);
+        CoreOutputs o;
+        o.master[0] = l.data();
+        o.master[1] = r.data();
+        for (int p = 0; p < 50; ++p) {
+            rt_guard::enter();
+            h.core->process(64, h.frame, o);
+            rt_guard::leave();
+            h.frame += 64;
+        }
+        h.send(LR_CMD_STOP, 4);
+        h.send(LR_CMD_UNLOAD, 5);
+        rt_guard::enter();
+        h.core->process(64, h.frame, o);
+        rt_guard::leave();
+        h.frame += 64;
+        h.drain();
+        LoadRequest req;
+        while (h.core->load_requests().pop_into(&req)) {}
+    }
+    CHECK(rt_guard::violations() - before == 0);
+    if (rt_guard::violations() != before) MESSAGE("first violation: " << rt_guard::first_violation());
+}

@@ -1,0 +1,159 @@
+// Mixer math, the schedule, quantize arithmetic and command validation.
+#include "command.hpp"
+#include "dsp.hpp"
+#include "schedule.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <cstring>
+
+using namespace looprig;
+
+TEST_CASE("dB to gain") {
+    CHECK(dsp::db_to_gain(0.0) == doctest::Approx(1.0));
+    CHECK(dsp::db_to_gain(-6.0) == doctest::Approx(0.501187).epsilon(1e-6));
+    CHECK(dsp::db_to_gain(20.0) == doctest::Approx(10.0));
+}
+
+TEST_CASE("pan law: constant power, -3 dB at centre") {
+    double l = 0, r = 0;
+    dsp::pan_gains(0.0, &l, &r);
+    CHECK(l == doctest::Approx(std::sqrt(0.5)));
+    CHECK(r == doctest::Approx(std::sqrt(0.5)));
+    dsp::pan_gains(-1.0, &l, &r);
+    CHECK(l == doctest::Approx(1.0));
+    CHECK(std::fabs(r) < 1e-12);
+    dsp::pan_gains(1.0, &l, &r);
+    CHECK(std::fabs(l) < 1e-12);
+    CHECK(r == doctest::Approx(1.0));
+    for (double p = -1.0; p <= 1.0; p += 0.125) {
+        dsp::pan_gains(p, &l, &r);
+        CHECK(l * l + r * r == doctest::Approx(1.0));
+    }
+}
+
+TEST_CASE("ramp: reaches its target exactly after n frames; 0 frames jumps") {
+    dsp::Ramp r;
+    r.set(1.0f, 4);
+    CHECK(r.next() == doctest::Approx(0.25f));
+    r.next();
+    r.next();
+    CHECK(r.next() == 1.0f);
+    CHECK_FALSE(r.moving());
+    r.set(0.5f, 0);
+    CHECK(r.next() == 0.5f);
+    r.set(0.0f, 10);
+    r.skip(3);
+    CHECK(r.value == doctest::Approx(0.35f));
+    r.skip(100);
+    CHECK(r.value == 0.0f);
+}
+
+TEST_CASE("schedule: earliest first, arrival order within a frame, bounded") {
+    rt::Schedule s(4);
+    CHECK(s.insert({100, 0, 1, 0, 0.0}));
+    CHECK(s.insert({50, 0, 2, 0, 0.0}));
+    CHECK(s.insert({100, 0, 3, 0, 0.0}));
+    CHECK(s.insert({75, 0, 4, 0, 0.0}));
+    CHECK_FALSE(s.insert({1, 0, 5, 0, 0.0}));
+    CHECK(s.pop_earliest().type == 2);
+    CHECK(s.pop_earliest().type == 4);
+    CHECK(s.pop_earliest().type == 1);
+    CHECK(s.pop_earliest().type == 3);
+    CHECK(s.empty());
+}
+
+TEST_CASE("quantize arithmetic") {
+    CHECK(rt::next_multiple(0, 480) == 0);
+    CHECK(rt::next_multiple(1, 480) == 480);
+    CHECK(rt::next_multiple(960, 480) == 960);
+    CHECK(rt::next_grid_point(50, 100, 7) == 100);
+    CHECK(rt::next_grid_point(100, 100, 7) == 100);
+    CHECK(rt::next_grid_point(101, 100, 7) == 107);
+    CHECK(rt::next_grid_point(114, 100, 7) == 114);
+}
+
+namespace {
+int check_cmd(const lr_command& c, uint32_t slots = 32) {
+    char buf[LR_MESSAGE_MAX];
+    rt::Text why(buf, sizeof buf);
+    const int code = rt::validate_command(c, slots, why);
+    if (code != LR_OK) CHECK(std::strlen(buf) > 5);  // always says why
+    return code;
+}
+lr_command make(uint16_t type, int32_t slot = 0, double v = 0.0) {
+    lr_command c{};
+    c.id = 1;
+    c.type = type;
+    c.slot = slot;
+    c.value[0] = v;
+    return c;
+}
+}  // namespace
+
+TEST_CASE("command validation") {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    CHECK(check_cmd(make(LR_CMD_PLAY, 0)) == LR_OK);
+    CHECK(check_cmd(make(LR_CMD_PLAY, 31)) == LR_OK);
+    CHECK(check_cmd(make(LR_CMD_PLAY, 32)) == LR_E_BAD_SLOT);
+    CHECK(check_cmd(make(LR_CMD_PLAY, -1)) == LR_E_BAD_SLOT);
+    CHECK(check_cmd(make(0)) == LR_E_UNKNOWN_COMMAND);
+    CHECK(check_cmd(make(999)) == LR_E_UNKNOWN_COMMAND);
+    CHECK(check_cmd(make(LR_CMD_GAIN, 0, -6.0)) == LR_OK);
+    CHECK(check_cmd(make(LR_CMD_GAIN, 0, nan)) == LR_E_BAD_VALUE);
+    CHECK(check_cmd(make(LR_CMD_GAIN, 0, inf)) == LR_E_BAD_VALUE);
+    CHECK(check_cmd(make(LR_CMD_GAIN, 0, -inf)) == LR_E_BAD_VALUE);
+    CHECK(check_cmd(make(LR_CMD_GAIN, 0, 24.5)) == LR_E_BAD_VALUE);
+    CHECK(check_cmd(make(LR_CMD_PAN, 0, 1.0)) == LR_OK);
+    CHECK(check_cmd(make(LR_CMD_PAN, 0, 1.01)) == LR_E_BAD_VALUE);
+    CHECK(check_cmd(make(LR_CMD_MUTE, 0, 0.5)) == LR_E_BAD_VALUE);
+    CHECK(check_cmd(make(LR_CMD_DECLICK, 0, 101)) == LR_E_BAD_VALUE);
+
+    lr_command load = make(LR_CMD_LOAD, 0);
+    CHECK(check_cmd(load) == LR_E_BAD_VALUE);  // no path
+    std::memcpy(load.text, "/a.wav", 6);
+    load.text_len = 6;
+    CHECK(check_cmd(load) == LR_OK);
+    std::memcpy(load.text, "a.wav", 5);
+    load.text_len = 5;
+    CHECK(check_cmd(load) == LR_E_BAD_VALUE);  // relative
+    load.text_len = LR_TEXT_MAX + 1;
+    CHECK(check_cmd(load) == LR_E_BAD_MESSAGE);
+
+    lr_command q = make(LR_CMD_PLAY, 0);
+    q.quantize = LR_Q_FRAMES;
+    CHECK(check_cmd(q) == LR_E_QUANTIZE);  // 0 frames
+    q.quantize_arg = 4800;
+    CHECK(check_cmd(q) == LR_OK);
+    q.quantize = LR_Q_SLOT;
+    q.quantize_arg = 40;
+    CHECK(check_cmd(q) == LR_E_QUANTIZE);
+    q.quantize = 7;
+    CHECK(check_cmd(q) == LR_E_QUANTIZE);
+    lr_command gq = make(LR_CMD_GAIN, 0, 0.0);
+    gq.quantize = LR_Q_FRAMES;
+    gq.quantize_arg = 10;
+    CHECK(check_cmd(gq) == LR_E_QUANTIZE);
+
+    lr_command flags = make(LR_CMD_PLAY, 0);
+    flags.flags = 0x80;
+    CHECK(check_cmd(flags) == LR_E_BAD_MESSAGE);
+    lr_command noid = make(LR_CMD_PLAY, 0);
+    noid.id = 0;
+    CHECK(check_cmd(noid) == LR_E_BAD_MESSAGE);
+}
+
+TEST_CASE("RT text formatting") {
+    char buf[64];
+    rt::Text t(buf, sizeof buf);
+    t << "slot " << -3 << " gain " << -6.5 << " frames " << uint64_t{18446744073709551615ull} << " " << std::nan("");
+    CHECK(std::string(buf) == "slot -3 gain -6.500 frames 18446744073709551615 nan");
+    char small[8];
+    rt::Text s(small, sizeof small);
+    s << "truncated text";
+    CHECK(std::string(small) == "truncat");
+}
