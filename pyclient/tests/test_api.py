@@ -18,6 +18,16 @@ from conftest import PERIOD, RATE, require_library
 np = pytest.importorskip("numpy")
 
 
+def meters_when(rig, pred, timeout=3.0):
+    """Poll meter snapshots until ``pred(m)`` holds (the engine publishes every period)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = rig.meters()
+        if pred(m) or time.monotonic() > deadline:
+            return m
+        time.sleep(0.005)
+
+
 # -- no engine needed ---------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -110,7 +120,9 @@ def test_header_properties(rig, engine):
     assert rig.engine_state == "running"
     assert rig.alive
     t1 = rig.frame_time
-    time.sleep(0.05)
+    deadline = time.monotonic() + 3
+    while rig.frame_time == t1 and time.monotonic() < deadline:
+        time.sleep(0.005)
     t2 = rig.frame_time
     assert t2 > t1
     assert isinstance(t1, int)
@@ -132,8 +144,7 @@ def test_load_play_stop(rig, sine_wav):
     now = rig.frame_time
     start = rig.play(0)
     assert isinstance(start, int) and start >= now
-    time.sleep(0.1)
-    m = rig.meters()
+    m = meters_when(rig, lambda m: m.state_name(0) == "playing" and m.peak[0].max() > 0.1)
     assert m.state_name(0) == "playing"
     assert int(m.start_frame[0]) == start
     assert int(m.length[0]) == RATE
@@ -141,14 +152,13 @@ def test_load_play_stop(rig, sine_wav):
     assert m.peak[0].max() > 0.1
     stop = rig.stop(0)
     assert stop >= start
-    time.sleep(0.05)
-    assert rig.meters().state_name(0) == "stopped"
+    assert meters_when(rig, lambda m: m.state_name(0) == "stopped").state_name(0) == "stopped"
 
 
 def test_play_at_and_simultaneous_start(rig, sine_wav):
     rig.load(1, sine_wav)
     rig.load(2, sine_wav)
-    at = rig.frame_time + RATE // 4
+    at = rig.frame_time + RATE // 2
     ids = [rig.send("play", s, at=at) for s in (1, 2)]
     frames = [rig.wait(i).frame for i in ids]
     assert frames == [at, at]
@@ -173,15 +183,13 @@ def test_gain_pan_mute_solo_declick(rig, sine_wav):
     assert isinstance(rig.gain(5, -6.0), int)
     assert isinstance(rig.pan(5, -0.5), int)
     rig.mute(5, True)
-    time.sleep(0.03)
-    m = rig.meters()
+    m = meters_when(rig, lambda m: bool(m.muted[5]))
     assert m.gain_db[5] == pytest.approx(-6.0)
     assert m.pan[5] == pytest.approx(-0.5)
     assert bool(m.muted[5])
     rig.mute(5, False)
     rig.solo(5, True)
-    time.sleep(0.03)
-    m = rig.meters()
+    m = meters_when(rig, lambda m: bool(m.soloed[5]) and not m.muted[5])
     assert not m.muted[5] and m.soloed[5]
     rig.solo(5, False)
     rig.declick(5.0)
@@ -189,8 +197,7 @@ def test_gain_pan_mute_solo_declick(rig, sine_wav):
     rig.declick(0)
     assert rig.declick_frames == 0
     rig.unload(5)
-    time.sleep(0.05)
-    assert rig.meters().state_name(5) == "empty"
+    assert meters_when(rig, lambda m: m.state_name(5) == "empty").state_name(5) == "empty"
 
 
 def test_bad_slot_is_rejected_with_engine_message(rig):
@@ -320,7 +327,9 @@ def test_meters_snapshot_is_frozen_live_view_moves(rig):
     assert live.live and not snap.live
     f0 = snap.frame_time
     t0 = live.frame_time
-    time.sleep(0.05)
+    deadline = time.monotonic() + 3
+    while live.frame_time == t0 and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert snap.frame_time == f0
     assert live.frame_time > t0
     with pytest.raises(ValueError):

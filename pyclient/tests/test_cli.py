@@ -105,10 +105,13 @@ def test_load_play_gain_pan_status(engine, sine_wav):
     assert r.returncode == 0, r.stderr
     frame = int(r.stdout.split("at frame ")[1].split()[0])
     assert frame % PERIOD == 0
-    time.sleep(0.1)
-    r = run_cli(n + ["status", "--json"])
-    assert r.returncode == 0, r.stderr
-    st = json.loads(r.stdout)
+    deadline = time.monotonic() + 5
+    while True:
+        r = run_cli(n + ["status", "--json"])
+        assert r.returncode == 0, r.stderr
+        st = json.loads(r.stdout)
+        if st["slots"][10]["state"] == "playing" or time.monotonic() > deadline:
+            break
     s = st["slots"][10]
     assert s["state"] == "playing" and s["gain_db"] == pytest.approx(-15.0) and s["pan"] == pytest.approx(-0.25)
     assert s["start_frame"] == frame
