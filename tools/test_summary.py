@@ -1,0 +1,32 @@
+#!/usr/bin/python3
+"""Sum the test cases of every suite meson ran (doctest and pytest report
+their own counts in their output) and print one closing line:
+"tests: N passed, M failed" (", K skipped" when any were)."""
+import json
+import re
+import sys
+
+passed = failed = skipped = 0
+suites_failed = []
+with open(sys.argv[1], encoding="utf-8") as log:
+    for line in log:
+        result = json.loads(line)
+        out = result.get("stdout", "") or ""
+        doctest = re.search(r"test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed \|\s*(\d+) skipped", out)
+        pytest_counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error|errors)\b", out.splitlines()[-1] if out.strip() else "")}
+        if doctest:
+            passed += int(doctest.group(2))
+            failed += int(doctest.group(3))
+        elif pytest_counts:
+            passed += pytest_counts.get("passed", 0)
+            failed += pytest_counts.get("failed", 0) + pytest_counts.get("error", 0) + pytest_counts.get("errors", 0)
+            skipped += pytest_counts.get("skipped", 0)
+        elif result.get("result") == "OK":
+            passed += 1
+        else:
+            failed += 1
+        if result.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL"):
+            suites_failed.append(result.get("name"))
+if suites_failed:
+    print("failed suites: " + ", ".join(suites_failed))
+print(f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
