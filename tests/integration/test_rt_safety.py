@@ -1,0 +1,92 @@
+"""The audio thread neither allocates nor locks, proven on the real engine.
+
+looprigd-rttrap is looprigd with malloc/free/new/delete/pthread_mutex_lock
+interposed: any call made on the JACK process thread while it runs the audio
+core is counted in the segment header (rt_violations) and logged. The trap's
+own unit test (tests/unit/test_rt_trap.cpp) shows it does catch such calls.
+Here every command path is driven through a real jackd, then the count must be 0.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrharness as H
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def trap_binary() -> Path:
+    p = os.environ.get("LOOPRIGD_RTTRAP")
+    return Path(p) if p else REPO / "build" / "engine" / "looprigd-rttrap"
+
+
+@pytest.fixture(scope="module")
+def trap_engine(jack_server):
+    if not trap_binary().exists():
+        pytest.fail(f"trap build missing: {trap_binary()} (ninja -C build)")
+    e = H.Engine(jack_server, slots=8, slot_outs=True, extra=["--declick-ms", "1"])
+    e.args[0] = str(trap_binary())
+    e.start()
+    try:
+        yield e
+    finally:
+        e.stop(check=True)
+
+
+def test_every_command_path_runs_without_allocating_or_locking(trap_engine, looprig_mod, tmp_path):
+    lr = looprig_mod
+    files = [H.write_wav_float(tmp_path / f"l{i}.wav", H.noise(2000 + 7 * i, i, channels=1 + i % 2),
+                               rate=(48000, 44100, 96000)[i % 3]) for i in range(6)]
+    bad = H.make_bad_files(tmp_path)
+    cap = H.Capture(trap_engine.server, [trap_engine.port("out_L"), trap_engine.port("out_R")])
+    try:
+        with lr.attach(name=trap_engine.name) as rig, lr.attach(name=trap_engine.name) as rig2:
+            assert rig.header.rt_violations == 0
+            for i, f in enumerate(files):
+                rig.load(i, f)
+            for p in bad.values():
+                with pytest.raises(lr.CommandRejected):
+                    rig.load(7, p)
+            t = rig.frame_time + 4096
+            for i in range(6):
+                rig.play(i, at=t)
+            rig.play(0, quantize="frames:4800")
+            rig2.play(1, quantize="slot:2")
+            for k in range(200):
+                s = k % 6
+                (rig if k % 2 else rig2).gain(s, -float(k % 30))
+                rig.pan(s, ((k % 21) - 10) / 10.0, at=rig.frame_time + 300)
+                rig2.mute(s, k % 3 == 0)
+                rig.solo(s, k % 7 == 0)
+            for s in range(6):
+                rig.solo(s, False)
+                rig.mute(s, False)
+            with pytest.raises(lr.CommandRejected):
+                rig.gain(0, float("nan"))
+            with pytest.raises(lr.CommandRejected):
+                rig.play(99)
+            rig.load(3, files[0])          # swap while playing
+            rig.stop(4, quantize="frames:2400")
+            rig.declick(0.5)
+            rig.unload(5)
+            rig.meters()
+            # A client killed while attached: its place is reclaimed on the audio thread.
+            code = ("import sys, os; sys.path.insert(0, %r); import looprig; r = looprig.attach(name=%r); "
+                    "r.send('gain', slot=0, value=-1.0, wait=False); os._exit(0)") % (str(REPO / 'pyclient'), trap_engine.name)
+            subprocess.run([sys.executable, "-c", code], env=trap_engine.server.env, check=True, timeout=30)
+            time.sleep(0.5)
+            rec = cap.record(1.0)
+            assert np.abs(rec.data).max() > 0.01, "the engine should be playing"
+            time.sleep(0.3)  # the engine publishes the count every 10 ms
+            violations = rig.header.rt_violations
+        assert violations == 0, trap_engine.stderr()
+        assert "RT VIOLATION" not in trap_engine.stderr()
+    finally:
+        cap.close()
