@@ -25,6 +25,7 @@ from ._names import (
     COMMAND_NAMES,
     COMMANDS,
     ENGINE_STATE_NAMES,
+    ENGINE_STATES,
     ERROR_NAMES,
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
@@ -459,7 +460,12 @@ class Rig:
         return bool(self._lib.lr_client_engine_alive(self._check()))
 
     def _engine_gone(self) -> EngineNotRunning:
-        return EngineNotRunning("looprig engine %r (pid %d) is not running any more" % (self.name, int(self._hdr.engine_pid)), name=self.name)
+        pid = int(self._hdr.engine_pid)
+        if int(self._hdr.engine_state) == ENGINE_STATES["jack_lost"]:
+            why = "lost its JACK server"
+        else:
+            why = "is not running any more"
+        return EngineNotRunning("looprig engine %r (pid %d) %s" % (self.name, pid, why), name=self.name)
 
     # -- events ---------------------------------------------------------------
     def _drain(self) -> int:

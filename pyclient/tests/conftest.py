@@ -137,6 +137,10 @@ class Proc:
         return self.proc.returncode
 
 
+class JackRegistryFull(RuntimeError):
+    """JACK's per-machine registry (8 servers) is full: other sessions' servers."""
+
+
 class JackServer:
     """A private jackd (``-n NAME -d dummy``)."""
 
@@ -150,24 +154,51 @@ class JackServer:
             env=env,
             label="jackd",
         )
-        rc = subprocess.run(
-            ["jack_wait", "-s", name, "-w", "-t", "10"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            timeout=20,
-        )
-        if rc.returncode != 0 or not self.proc.alive():
+        deadline = time.monotonic() + 15
+        up = False
+        while self.proc.alive() and time.monotonic() < deadline:
+            rc = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env, timeout=10)
+            if rc.returncode == 0 and self.proc.alive():
+                up = True
+                break
+        if not up:
+            self.proc.stop()
             out = self.proc.output()
-            self.stop()
-            raise RuntimeError("jackd %s did not come up:\n%s\n%s" % (name, rc.stdout.decode(errors="replace"), out))
+            if "Too many servers" in out:
+                raise JackRegistryFull(out)
+            raise RuntimeError("jackd %s did not come up:\n%s" % (name, out))
 
     def env(self) -> Dict[str, str]:
         """Environment for JACK clients of this server."""
         return dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
 
     def stop(self) -> None:
-        self.proc.stop()
+        rc = self.proc.stop(timeout=15.0)
+        if rc == -signal.SIGKILL:
+            # A killed jackd never unregisters from JACK's shm registry, which
+            # has room for 8 servers per machine: each leak would eat one for
+            # every user. Starting a server of the same name reclaims the dead
+            # entry; stopping it cleanly then frees it.
+            self._reclaim()
+        # Remove semaphores/segments a server stopped under a connected client
+        # leaves behind; they carry our unique name.
+        shm = Path("/dev/shm")
+        for pattern in ("jack_sem.*_%s_*" % self.name, "jack_%s_*" % self.name):
+            for p in shm.glob(pattern):
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+
+
+    def _reclaim(self) -> None:
+        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+        p = Proc(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(self.rate),
+                  "-p", str(self.period)], env=env, label="jackd-reclaim")
+        subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=env, timeout=20)
+        p.stop(timeout=15.0)
 
 
 class Engine:
@@ -216,7 +247,17 @@ def jack_server() -> Iterator[JackServer]:
     """Session-wide private jackd."""
     if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
         pytest.skip("jackd/jack_wait not installed (Debian package jackd2)")
-    srv = JackServer(unique_name("lrjack"))
+    # JACK allows 8 servers per machine; other sessions may hold them all for a while.
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            srv = JackServer(unique_name("lrjack"))
+            break
+        except JackRegistryFull as e:
+            if time.monotonic() > deadline:
+                pytest.skip("environment: JACK's server registry is full (8 servers, some possibly stale "
+                            "after a SIGKILLed jackd; see /dev/shm/jack-shm-registry):\n%s" % e)
+            time.sleep(3)
     try:
         yield srv
     finally:

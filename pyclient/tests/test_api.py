@@ -492,3 +492,4 @@ def test_timeout_and_ring_full_with_stopped_engine(engine_factory):
     finally:
         eng.proc.signal(signal.SIGCONT)
     r.close()
+
