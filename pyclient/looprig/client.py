@@ -276,10 +276,14 @@ def _event_from_c(ev: Any) -> Event:
 
 
 def _detach(lib: Any, handle: Any, state: Dict[str, Any]) -> None:
-    """Finalizer: release the client place once (close() or garbage collection)."""
+    """Finalizer: release the client place once (close() or garbage collection).
+
+    A forked child that inherited the Rig never releases the parent's place.
+    """
     if state.get("attached"):
         state["attached"] = False
-        lib.lr_client_detach(handle)
+        if state.get("pid") == os.getpid():
+            lib.lr_client_detach(handle)
 
 
 class Rig:
@@ -323,7 +327,7 @@ class Rig:
         #: Unsolicited INFO events (id 0), most recent last (bounded).
         self.notices: Deque[Event] = collections.deque(maxlen=256)
         self._evbuf = ffi.new("lr_event *")
-        self._state: Dict[str, Any] = {"attached": False}
+        self._state: Dict[str, Any] = {"attached": False, "pid": os.getpid()}
         self.segment_name = segment_name(self.name)
 
         deadline = time.monotonic() + max(0.0, float(wait))

@@ -493,3 +493,16 @@ def test_timeout_and_ring_full_with_stopped_engine(engine_factory):
         eng.proc.signal(signal.SIGCONT)
     r.close()
 
+
+
+def test_forked_child_does_not_release_parents_place(engine):
+    with looprig.attach(engine.name) as r:
+        r.ping()
+        pid = os.fork()
+        if pid == 0:  # child: closing the inherited Rig must not touch the parent's place
+            try:
+                r.close()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert r.ping() > 0
