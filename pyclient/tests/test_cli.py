@@ -215,3 +215,25 @@ def test_engine_command_execs_binary(tmp_path):
     env = dict(os.environ, LOOPRIGD=str(tmp_path / "missing"))
     r = run_cli(["engine"], env=env)
     assert r.returncode != 0 and "not found" in r.stderr
+
+
+def test_cli_without_numpy(engine, sine_wav):
+    """status/meters/load work when NumPy cannot be imported (meters are lists then)."""
+    import subprocess
+
+    from conftest import PYCLIENT, PYTHON
+
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from looprig.cli import main\n"
+        "import looprig.meters as m; assert m._np is None\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(PYCLIENT))
+    for args in (["load", "11", str(sine_wav)], ["play", "11"], ["status"], ["--json", "status"], ["meters"],
+                 ["unload", "11"]):
+        r = subprocess.run([PYTHON, "-c", code, "--name", engine.name] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env, timeout=60)
+        assert r.returncode == 0, (args, r.stderr)
+        if args == ["--json", "status"]:
+            assert json.loads(r.stdout)["slots"][11]["name"] == "sine440.wav"
