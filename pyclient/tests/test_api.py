@@ -506,3 +506,28 @@ def test_forked_child_does_not_release_parents_place(engine):
                 os._exit(0)
         os.waitpid(pid, 0)
         assert r.ping() > 0
+
+
+def test_all_client_places_taken(engine_factory):
+    eng = engine_factory()
+    lib = looprig._ffi.get_lib()
+    rigs = []
+    try:
+        with pytest.raises(looprig.AttachError) as ei:
+            for _ in range(lib.LR_MAX_CLIENTS + 1):
+                rigs.append(looprig.attach(eng.name))
+        assert len(rigs) == lib.LR_MAX_CLIENTS
+        assert ei.value.code == lib.LR_ATTACH_NO_CLIENT_SLOT
+        assert all(r.ping() > 0 for r in rigs)
+    finally:
+        for r in rigs:
+            r.close()
+    deadline = time.monotonic() + 3
+    while True:  # the engine frees closed places at its next period
+        try:
+            with looprig.attach(eng.name) as r:
+                assert r.ping() > 0
+            break
+        except looprig.AttachError:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
