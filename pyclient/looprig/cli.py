@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_seconds, default=None, metavar="S",
                    help="seconds to wait for each answer (default 5, load 30)")
     p.add_argument("--json", action="store_true", default=False, help="machine-readable JSON output")
+    p.add_argument("--wait", type=_seconds, default=0.0, metavar="S",
+                   help="wait up to S seconds for the engine to appear (default 0: fail at once)")
     p.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -420,7 +422,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _cmd_engine(args, name)
 
     try:
-        with Rig(name=name, timeout=5.0 if timeout is None else timeout) as rig:
+        with Rig(name=name, timeout=5.0 if timeout is None else timeout, wait=args.wait) as rig:
             if args.command == "status":
                 return _cmd_status(rig, out, args)
             if args.command == "meters":

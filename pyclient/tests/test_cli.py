@@ -237,3 +237,29 @@ def test_cli_without_numpy(engine, sine_wav):
         assert r.returncode == 0, (args, r.stderr)
         if args == ["--json", "status"]:
             assert json.loads(r.stdout)["slots"][11]["name"] == "sine440.wav"
+
+
+def test_wait_for_engine(jack_server, tmp_path):
+    """`--wait S` lets a script start the engine and talk to it at once."""
+    import threading
+
+    from conftest import Engine, unique_name
+
+    name = unique_name()
+    box = {}
+
+    def client():
+        box["r"] = run_cli(["--name", name, "--wait", "20", "ping"])
+
+    th = threading.Thread(target=client)
+    th.start()
+    time.sleep(0.5)
+    eng = Engine(jack_server, name=name)
+    try:
+        th.join(30)
+        assert box["r"].returncode == 0, box["r"].stderr
+    finally:
+        eng.stop()
+    t0 = time.monotonic()
+    r = run_cli(["--name", name, "--wait", "0.5", "ping"])
+    assert r.returncode == EXIT_NOT_RUNNING and 0.4 < time.monotonic() - t0 < 5
