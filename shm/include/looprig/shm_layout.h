@@ -64,7 +64,7 @@ enum lr_command_flags {
 /* lr_command.quantize: launch/stop on a grid, after at_frame if given. */
 enum lr_quantize {
     LR_Q_NONE = 0,
-    LR_Q_SLOT = 1,    /* next loop start of the playing slot quantize_arg */
+    LR_Q_SLOT = 1,    /* next loop start of slot quantize_arg (playing, or its scheduled start) */
     LR_Q_FRAMES = 2   /* next multiple of quantize_arg frames of JACK frame time */
 };
 
