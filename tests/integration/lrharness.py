@@ -210,6 +210,14 @@ class Engine:
                 f"--- stdout ---\n" + "\n".join(self.stdout_lines[-60:]) +
                 f"\n--- stderr (tail) ---\n" + self.stderr()[-6000:])
 
+    def _remove_segment(self):
+        """After a SIGKILL the engine cannot unlink its segment: do it, so
+        test runs leave nothing behind in /dev/shm (our unique names only)."""
+        try:
+            Path(f"/dev/shm/looprig-{os.getuid()}-{self.name}").unlink()
+        except OSError:
+            pass
+
     def port(self, short: str) -> str:
         return f"{self.name}:{short}"
 
@@ -229,8 +237,11 @@ class Engine:
                 problem = f"engine did not exit within {timeout}s of SIGTERM"
                 self.proc.kill()
                 self.proc.wait(5)
+                self._remove_segment()
         else:
             problem = f"engine had already exited (status {self.proc.returncode}) before SIGTERM"
+            if self.proc.returncode != 0:
+                self._remove_segment()
         self.returncode = self.proc.returncode
         if self.returncode not in (0, None) and problem is None:
             problem = f"engine exited with status {self.returncode} after SIGTERM"
@@ -675,7 +686,7 @@ class RawClient:
 
     def send(self, type_: int, slot: int = 0, flags: int = 0, values=(), text: bytes = b"",
              at_frame: int = 0, quantize: int = 0, quantize_arg: int = 0,
-             text_len: int | None = None) -> int:
+             text_len: int | None = None, check: bool = True) -> int:
         cmd = self.ffi.new("lr_command *")
         cmd.type = type_
         cmd.flags = flags
@@ -689,7 +700,7 @@ class RawClient:
             self.ffi.memmove(cmd.text, text, len(text))
         cmd.text_len = len(text) if text_len is None else text_len
         r = self.lib.lr_client_send(self.c, cmd)
-        if r < 0:
+        if r < 0 and check:
             raise RuntimeError(f"lr_client_send failed: {r}")
         return int(r)
 
@@ -773,6 +784,8 @@ class SlotModel:
 
     def __init__(self, x):
         a = np.asarray(x, np.float64)
+        if a.ndim == 2 and a.shape[1] == 1:
+            a = a[:, 0]
         if a.ndim == 1:
             a = np.stack([a, a], axis=1)
         assert a.ndim == 2 and a.shape[1] == 2
