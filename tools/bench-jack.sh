@@ -10,18 +10,19 @@
 # and prints, side by side, the late cycles jackd logged in each timed window
 # and lr-bench's callback-time table.
 #
-# How late cycles are counted (the "late" column): jackd logs one line per
-# client that had not finished when the next cycle began ("JackEngine::XRun:
-# client = X was not finished"), per client that finished after the next
-# cycle began ("... finished after current callback"), and one line per
-# driver cycle that overran ("JackTimedDriver::Process XRun = N usec"). Each
-# of these also fires every client's xrun callback. jackd's stderr goes to a
-# file; the script takes its line count when a window opens and closes
-# (lr-bench brackets each row's window with "lr-bench: window start/end" on
-# stderr; for the reference the script times the window itself) and counts
-# the matching lines in between. With one client in the graph that is one
-# line per late cycle. lr-bench's own xrun-callback count for the same window
-# is printed too ("xruns"), as a cross-check.
+# How late cycles are counted: jackd (1.9.21) logs one line per client that
+# had not finished when the next cycle began ("JackEngine::XRun: client = X
+# was not finished", or "... finished after current callback") -- the
+# "late" column; with one client in the graph that is one line per late
+# cycle -- and one line per dummy-driver cycle that overran its period
+# ("JackTimedDriver::Process XRun = N usec") -- the "drv" column; a late
+# timer wake-up usually produces one of each. Every such line also fires
+# each client's xrun callback. jackd's stderr goes to a file; the script
+# takes its line count when a window opens and closes (lr-bench brackets
+# each row's window with "lr-bench: window start/end" on stderr; for the
+# reference the script times the window itself) and counts the matching
+# lines in between. lr-bench's own xrun-callback count for its window is
+# printed as "xruns" (= late + drv), a cross-check of the log counting.
 #
 # Every process this script starts is recorded by pid and stopped on exit
 # (SIGTERM first: a SIGKILLed jackd leaks its entry in JACK's 8-entry server
@@ -98,7 +99,8 @@ fi
 
 tmp="$(mktemp -d /tmp/bench-jack.XXXXXX)"
 pids=()          # every process we started, stopped in reverse order on exit
-late_re='was not finished|finished after current callback|Process XRun'
+late_re='was not finished|finished after current callback'  # a client missed the cycle
+drv_re='Process XRun'                                         # the driver's cycle overran
 
 stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
     local pid="$1" i
@@ -131,11 +133,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 lines() { wc -l < "$1" | tr -d ' '; }
-count_late() {  # count_late LOG FROM TO: matching lines in (FROM, TO]
+count_lines() {  # count_lines LOG FROM TO REGEX: matching lines in (FROM, TO]
     if [ "$3" -le "$2" ]; then echo 0; return; fi
-    sed -n "$(($2 + 1)),$3p" "$1" | grep -cE "$late_re"
+    sed -n "$(($2 + 1)),$3p" "$1" | grep -cE "$4"
 }
 
 # JACK keeps at most 8 servers in /dev/shm/jack-shm-registry, and only frees
@@ -196,7 +200,7 @@ start_jackd() {
 }
 
 # reference_window NAME: runs the reference client for one window and sets
-# ref_late (not in a subshell, so that the EXIT trap knows its pid).
+# ref_late and ref_drv (not in a subshell, so that the EXIT trap knows its pid).
 reference_window() {
     local name="$1" period="$2" ref_pid a b i
     JACK_NO_START_SERVER=1 JACK_DEFAULT_SERVER="$name" "${pin_cmd[@]}" "$REF_CLIENT" lrbench_ref >"$tmp/ref.out" 2>&1 &
@@ -217,17 +221,20 @@ reference_window() {
     sleep "$seconds"
     b=$(lines "$jack_log")
     stop_pid "$ref_pid"; forget_pid "$ref_pid"
-    ref_late=$(count_late "$jack_log" "$a" "$b")
+    ref_late=$(count_lines "$jack_log" "$a" "$b" "$late_re")
+    ref_drv=$(count_lines "$jack_log" "$a" "$b" "$drv_re")
 }
 
-fmt_row() { printf '%6s  %-26s %5s %8s %7s %7s %7s %7s %6s %6s %11s\n' "$@"; }
+fmt_row() { printf '%6s  %-26s %5s %8s %7s %7s %7s %7s %6s %5s %5s %11s\n' "$@"; }
 
 status=0
 summary="$tmp/summary.txt"
 {
     echo "# bench-jack.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), $(nproc) CPUs, $(uname -r)"
-    echo "# ${seconds} s per window; pinned: ${pin:-no}; late = late-cycle lines jackd logged in the window;"
-    echo "# xruns = lr-bench's xrun callbacks in its window; times are fractions of the period;"
+    echo "# ${seconds} s per window; pinned: ${pin:-no}; times are fractions of the period"
+    echo "# late = jackd's \"client ... was not finished\" lines in the window (one per late cycle with one client);"
+    echo "# drv = jackd's \"JackTimedDriver::Process XRun\" lines (the dummy driver's own cycle overran);"
+    echo "# xruns = lr-bench's xrun callbacks in its window (each late or drv line fires one);"
     echo "# dsp% = JACK's DSP load sampled by lr-bench each second (mean/max)"
 } > "$summary"
 
@@ -236,12 +243,12 @@ for period in "${period_list[@]}"; do
     server="lrbench-$$-$period"
     start_jackd "$server" "$period" || { status=1; continue; }
     echo "# jackd $jack_mode -d dummy -r $rate -p $period (server '$server', pid $jack_pid)" >> "$summary"
-    fmt_row period client loops periods median p99 max mean xruns late "dsp%" >> "$summary"
+    fmt_row period client loops periods median p99 max mean xruns late drv "dsp%" >> "$summary"
     est=$(awk -v s="$seconds" -v r="$rate" -v p="$period" 'BEGIN { printf "~%d", s * r / p }')
 
     echo "bench-jack.sh: period $period: reference $REF_CLIENT, ${seconds} s" >&2
-    reference_window "$server" "$period" || { status=1; ref_late="failed"; }
-    fmt_row "$period" "$REF_CLIENT" - "$est" - - - - - "$ref_late" - >> "$summary"
+    reference_window "$server" "$period" || { status=1; ref_late="failed"; ref_drv="-"; }
+    fmt_row "$period" "$REF_CLIENT" - "$est" - - - - - "$ref_late" "$ref_drv" - >> "$summary"
 
     echo "bench-jack.sh: period $period: lr-bench --jack --loops $loops, ${seconds} s per row" >&2
     marks="$tmp/marks-$period"
@@ -278,19 +285,22 @@ for period in "${period_list[@]}"; do
     mapfile -t ends < <(awk '$1 == "end" { print $2 }' "$marks")
     k=0
     while read -r f n per med p99 mx mean xr dsp _; do
-        late="?"
-        if [ -n "${starts[$k]-}" ] && [ -n "${ends[$k]-}" ]; then late=$(count_late "$jack_log" "${starts[$k]}" "${ends[$k]}"); fi
-        fmt_row "$f" "lr-bench" "$n" "$per" "$med" "$p99" "$mx" "$mean" "$xr" "$late" "$dsp" >> "$summary"
+        late="?" drv="?"
+        if [ -n "${starts[$k]-}" ] && [ -n "${ends[$k]-}" ]; then
+            late=$(count_lines "$jack_log" "${starts[$k]}" "${ends[$k]}" "$late_re")
+            drv=$(count_lines "$jack_log" "${starts[$k]}" "${ends[$k]}" "$drv_re")
+        fi
+        fmt_row "$f" "lr-bench" "$n" "$per" "$med" "$p99" "$mx" "$mean" "$xr" "$late" "$drv" "$dsp" >> "$summary"
         k=$((k + 1))
     done < <(grep -v '^#' "$tmp/bench-$period.out" | awk 'NR > 1')
     grep '^# WARNING' "$tmp/bench-$period.out" >> "$summary"
 
     if [ "$ref_after" = 1 ]; then
         echo "bench-jack.sh: period $period: reference again, ${seconds} s" >&2
-        reference_window "$server" "$period" || { status=1; ref_late="failed"; }
-        fmt_row "$period" "$REF_CLIENT (after)" - "$est" - - - - - "$ref_late" - >> "$summary"
+        reference_window "$server" "$period" || { status=1; ref_late="failed"; ref_drv="-"; }
+        fmt_row "$period" "$REF_CLIENT (after)" - "$est" - - - - - "$ref_late" "$ref_drv" - >> "$summary"
     fi
-    echo "# late-cycle lines in this server's whole log (setup and teardown included): $(grep -cE "$late_re" "$jack_log")" >> "$summary"
+    echo "# whole server log, setup and teardown included: late $(grep -cE "$late_re" "$jack_log"), drv $(grep -cE "$drv_re" "$jack_log")" >> "$summary"
     stop_pid "$jack_pid"; forget_pid "$jack_pid"
     echo >> "$summary"
     echo "bench-jack.sh: lr-bench table for period $period:" >&2
