@@ -20,8 +20,9 @@ from conftest import PYTHON, REPO, require_library
 _IGNORE = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.so", ".pytest_cache")
 
 
+# meson test sets LD_LIBRARY_PATH to the build tree: drop it too, or "no library" finds one.
 def _clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LOOPRIG_LIB", "PYTHONHOME")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LOOPRIG_LIB", "PYTHONHOME", "LD_LIBRARY_PATH")}
     env.update(extra)
     return env
 
