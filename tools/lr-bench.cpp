@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -128,6 +129,11 @@ struct Options {
     std::string name = "lr-bench";
     bool json = false;
 };
+
+/// Set by SIGINT/SIGTERM/SIGHUP: finish the current row early, clean up
+/// (the segment is unlinked by its destructor) and exit 130.
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
 
 /// CLOCK_MONOTONIC in ns (vDSO, no system call). RT safe.
 inline uint64_t now_ns() {
@@ -361,14 +367,14 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
 
     uint64_t frame_time = 0;
     // Setup: loads and plays travel through the core like a client's would.
-    for (uint32_t k = 0; !rig.ready(); ++k) {
+    for (uint32_t k = 0; !rig.ready() && !g_stop; ++k) {
         rig.pump();
         if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
         if (k > 100000) throw std::runtime_error("setup: the loops did not start within 100000 periods");
         rig.core().process(frames, frame_time, out);
         frame_time += frames;
     }
-    for (uint32_t k = 0; k < o.warmup; ++k) {
+    for (uint32_t k = 0; k < o.warmup && !g_stop; ++k) {
         rig.core().process(frames, frame_time, out);
         frame_time += frames;
     }
@@ -379,13 +385,14 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
     const uint64_t period_ns = static_cast<uint64_t>(1e9 * frames / o.rate);
     uint64_t deadline = now_ns();
     float peak = 0.0f;
-    for (uint64_t k = 0; k < periods; ++k) {
+    uint64_t done = 0;
+    for (uint64_t k = 0; k < periods && !g_stop; ++k, ++done) {
         const uint64_t t0 = now_ns();
         rig.core().process(frames, frame_time, out);
         const uint64_t t1 = now_ns();
         ns[k] = t1 - t0;
         frame_time += frames;
-        if (k + 1 == periods)
+        if (k + 1 == periods || g_stop)
             for (uint32_t i = 0; i < frames; ++i) peak = std::max({peak, std::fabs(master[0][i]), std::fabs(master[1][i])});
         if (o.paced) {
             deadline += period_ns;
@@ -401,7 +408,7 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
     row.frames = frames;
     row.loops = loops;
     row.rate = o.rate;
-    row.stats = summarize(ns, periods, 1e9 * frames / o.rate);
+    row.stats = summarize(ns, done, 1e9 * frames / o.rate);
     row.master_peak = peak;
     row.playing = rig.playing_slots();
     return row;
@@ -534,14 +541,14 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     closer.active = true;
 
     const auto setup_deadline = std::chrono::steady_clock::now() + 20s;
-    while (!rig.ready()) {
+    while (!rig.ready() && !g_stop) {
         rig.pump();
         if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
         if (std::chrono::steady_clock::now() > setup_deadline)
             throw std::runtime_error("setup: the loops did not start within 20 s (is the server running its cycle?)");
         std::this_thread::sleep_for(2ms);
     }
-    std::this_thread::sleep_for(500ms);  // warm-up, untimed
+    for (int i = 0; i < 25 && !g_stop; ++i) std::this_thread::sleep_for(20ms);  // warm-up, untimed
 
     fmt::print(stderr, "lr-bench: window start (loops {}, {} frames, {} s)\n", loops, frames, seconds);
     std::fflush(stderr);
@@ -551,7 +558,7 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     double load_sum = 0, load_max = 0;
     int load_n = 0;
     auto next_load = start + 1s;
-    while (std::chrono::steady_clock::now() < end) {
+    while (std::chrono::steady_clock::now() < end && !g_stop) {
         std::this_thread::sleep_for(20ms);
         rig.pump();
         if (std::chrono::steady_clock::now() >= next_load) {
@@ -694,15 +701,20 @@ int main(int argc, char** argv) {
     if (periods_given && o.seconds > 0) usage_error("give --periods or --seconds, not both");
     if (o.jack && periods_given) usage_error("--jack times --seconds, not --periods");
 
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_signal);
     std::vector<Row> rows;
     try {
         if (o.jack) {
             const double seconds = o.seconds > 0 ? o.seconds : 10.0;
-            for (uint32_t n : o.loops) rows.push_back(run_jack_row(o, n, seconds));
+            for (uint32_t n : o.loops)
+                if (!g_stop) rows.push_back(run_jack_row(o, n, seconds));
         } else {
             if (o.fifo) try_fifo();
             for (uint32_t f : o.frames)
-                for (uint32_t n : o.loops) rows.push_back(run_direct_row(o, f, n));
+                for (uint32_t n : o.loops)
+                    if (!g_stop) rows.push_back(run_direct_row(o, f, n));
         }
     } catch (const std::exception& e) {
         fmt::print(stderr, "lr-bench: error: {}\n", e.what());
@@ -711,6 +723,10 @@ int main(int argc, char** argv) {
     if (o.json) print_json(o, rows);
     else print_table(o, rows);
     std::fflush(stdout);
+    if (g_stop) {
+        fmt::print(stderr, "lr-bench: interrupted; the last row is partial\n");
+        return 130;
+    }
     for (const Row& r : rows)
         if (r.playing != r.loops || r.stats.count == 0) return 3;
     return 0;
