@@ -117,7 +117,7 @@ int Engine::process_callback(jack_nframes_t nframes, void* arg) {
         out.slot_left = self->slot_buffers_[0].data();
         out.slot_right = self->slot_buffers_[1].data();
     }
-    self->core_->process(nframes, jack_last_frame_time(self->client_), out);
+    self->core_->process(nframes, self->clock_.extend(jack_last_frame_time(self->client_)), out);
     rt_guard::leave();
     return 0;
 }

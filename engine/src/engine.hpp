@@ -5,6 +5,7 @@
 
 #include "loader.hpp"
 #include "rt/audio_core.hpp"
+#include "rt/frame_clock.hpp"
 #include "segment.hpp"
 
 #include <jack/jack.h>
@@ -51,6 +52,7 @@ private:
     std::vector<jack_port_t*> slot_ports_[2];
     std::vector<float*> slot_buffers_[2];
     std::unique_ptr<AudioCore> core_;
+    rt::FrameClock clock_;  // audio thread only
     std::unique_ptr<Loader> loader_;
     uint32_t sample_rate_ = 0;
     std::atomic<bool> jack_lost_{false};

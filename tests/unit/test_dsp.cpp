@@ -1,6 +1,7 @@
 // Mixer math, the schedule, quantize arithmetic and command validation.
 #include "command.hpp"
 #include "dsp.hpp"
+#include "frame_clock.hpp"
 #include "schedule.hpp"
 
 #include <doctest/doctest.h>
@@ -156,4 +157,18 @@ TEST_CASE("RT text formatting") {
     rt::Text s(small, sizeof small);
     s << "truncated text";
     CHECK(std::string(small) == "truncat");
+}
+
+TEST_CASE("frame clock: JACK's 32-bit frame time extended across its wrap") {
+    rt::FrameClock clock;
+    CHECK(clock.extend(1000) == 1000);
+    CHECK(clock.extend(1256) == 1256);
+    const uint32_t near_wrap = 0xFFFFFF00u;
+    rt::FrameClock c2;
+    CHECK(c2.extend(near_wrap) == near_wrap);
+    CHECK(c2.extend(near_wrap + 128u) == uint64_t{near_wrap} + 128);
+    CHECK(c2.extend(near_wrap + 256u) == uint64_t{1} << 32);  // wrapped to 0
+    CHECK(c2.extend(384u - 128u) == (uint64_t{1} << 32) + 256);
+    // A skipped cycle still advances by the frames that passed.
+    CHECK(c2.extend(1024u) == (uint64_t{1} << 32) + 1024);
 }
