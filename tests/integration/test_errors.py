@@ -104,7 +104,7 @@ def test_bad_input_rejected_and_playing_loop_unaffected(rig, capture, looprig_mo
     assert int(H.meter_field(m, "length")[0]) == L
     model = H.SlotModel(x).play(T)
     n = H.check_model(rec, [model], T - 2000, end, {0: CH0}, what="across rejected commands")
-    assert n > 0.9 * (end - T)
+    assert n > 0.5 * (end - T)
     for k, e in seen.items():
         print(f"{k}: {e.code_name}: {e.message}")
     # and a good load still works afterwards

@@ -11,6 +11,12 @@ N = 32
 
 def test_default_has_32_slots_and_only_master_ports(rig, engine, jack_server):
     assert rig.slot_count == N
+    assert rig.sample_rate == H.RATE and rig.buffer_size == H.PERIOD
+    assert rig.declick_frames == 0          # --declick-ms 0
+    # ping answers with the engine's current frame: the header's frame time
+    # read just after it is at most a few periods later
+    t = rig.ping()
+    assert 0 <= rig.frame_time - t < H.RATE // 4
     mine = sorted(p for p in jack_server.ports() if p.startswith(engine.name + ":"))
     assert mine == sorted([engine.port("out_L"), engine.port("out_R")]), mine
 

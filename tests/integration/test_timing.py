@@ -68,19 +68,19 @@ def test_scheduled_start_begins_exactly_at_frame(rig, capture, tmp_path):
         rec = capture.take(until=T + 3 * L)
         rig.stop(1)
         i = T - rec.t0
-        if rec.t0 < T - 1 and rec.valid[i - 1] and rec.valid[i]:
+        if (rec.t0 < T - 1 and rec.valid[i - 1] and rec.valid[i]
+                and rec.valid[:i].sum() >= 10 * H.PERIOD):
             break
     else:
-        pytest.fail("frames T-1 and T were never both captured in 3 tries")
+        pytest.fail("frames T-1 and T (and 10 periods before T) never captured in 3 tries")
     model = H.SlotModel(x).play(T)
     H.check_model(rec, [model], rec.t0, T + 3 * L, {0: CH[1]}, what="start")
     slot_l = CH[1][0]
     assert rec.data[slot_l, i - 1] == 0.0
     assert rec.data[slot_l, i] == pytest.approx(0.4375 * G0, abs=1e-7)
     assert rec.data[0, i] == pytest.approx(0.4375 * G0, abs=1e-7)
-    # zeros before T really were observed (>= 15 periods of them)
-    before = rec.valid[:i].sum()
-    assert before >= 15 * H.PERIOD and np.all(rec.data[:, :i][:, rec.valid[:i]] == 0.0)
+    # zeros before T really were observed (>= 10 periods of them)
+    assert np.all(rec.data[:, :i][:, rec.valid[:i]] == 0.0)
 
 
 def test_stop_at_frame_gives_exact_zeros_and_play_restarts_from_loop_start(rig, capture, tmp_path):
@@ -100,7 +100,7 @@ def test_stop_at_frame_gives_exact_zeros_and_play_restarts_from_loop_start(rig, 
     H.check_model(rec, [model], T - 2000, end, {0: CH[2]}, what="stop/restart")
     # the silent stretch is exact zeros and was captured
     _, v, ok = rec.window(CH[2][0], S, T2)
-    assert ok.sum() > 0.9 * (T2 - S) and np.all(v[ok] == 0.0)
+    assert ok.sum() > 0.5 * (T2 - S) and np.all(v[ok] == 0.0)
     # frame S-1 is loop frame (S-1-T) % L, frame T2 is loop frame 0
     for f, want in ((S - 1, x[(S - 1 - T) % L, 0] * G0), (T2, x[0, 0] * G0)):
         if rec.valid[f - rec.t0]:
@@ -208,3 +208,40 @@ def test_quantize_slot_starts_on_loop_start_of_other_slot(rig, capture, tmp_path
     end = E0 + 3000
     rec = capture.take(until=end)
     H.check_model(rec, [mk, mj], S - 2000, end, {0: CH[0], 1: CH[1]}, what="slot:K")
+
+
+def test_long_run_no_drift(rig, capture, tmp_path):
+    """Two loops (one resampled from 44.1 kHz, so its length is not a
+    'nice' number) stay sample-exact for LOOPRIG_IT_LONG seconds (default 20)."""
+    import os
+    seconds = float(os.environ.get("LOOPRIG_IT_LONG", "20"))
+    L1 = 7001
+    x1 = H.noise(L1, seed=90, amp=0.3, channels=2)
+    assert rig.load(0, H.write_wav_float(tmp_path / "long1.wav", x1)).frames == L1
+    # a 44.1 kHz file: learn its 48 kHz rendering from the engine's own slot
+    # output during the first cycles, then hold it to exact repetition
+    L2src = 3001
+    P2 = int(L2src * 48000 / 44100 + 0.5)
+    x2 = H.noise(L2src, seed=91, amp=0.3)
+    assert rig.load(1, H.write_wav_float(tmp_path / "long2.wav", x2, rate=44100)).frames == P2
+    capture.arm(seconds + 3)
+    T = rig.ping() + AHEAD
+    assert rig.play(0, at=T) == T
+    assert rig.play(1, at=T + 17) == T + 17
+    end = T + int(seconds * H.RATE)
+    rec = capture.take(until=end)
+    # slot 1's output: the P2-frame rendering, from whichever cycle captured each phase
+    f, v, ok = rec.window(CH[1][0], T + 17, end)
+    ph = (f - (T + 17)) % P2
+    y2 = np.full(P2, np.nan)
+    y2[ph[ok][::-1]] = v[ok][::-1]          # first captured occurrence of each phase
+    assert not np.isnan(y2).any()
+    fR, vR, okR = rec.window(CH[1][1], T + 17, end)
+    y2r = np.full(P2, np.nan)
+    y2r[ph[okR][::-1]] = vR[okR][::-1]
+    g = G0
+    m1 = H.SlotModel(x1).play(T)
+    m2 = H.SlotModel(np.stack([y2 / g, y2r / g], 1)).play(T + 17)
+    n = H.check_model(rec, [m1, m2], T - 2000, end, {0: CH[0], 1: CH[1]}, tol=2e-6,
+                      what=f"{seconds:.0f} s run")
+    assert n > 0.5 * (end - T)
