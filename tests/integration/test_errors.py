@@ -67,6 +67,9 @@ def test_bad_input_rejected_and_playing_loop_unaffected(rig, capture, looprig_mo
     # scheduled bad values are rejected at once, not applied later
     at = rig.ping() + 4800
     expect_reject(lr, lambda: rig.gain(0, math.nan, at=at), "LR_E_BAD_VALUE")
+    # bad quantize arguments
+    expect_reject(lr, lambda: rig.play(1, quantize="frames:0"), "LR_E_QUANTIZE")
+    expect_reject(lr, lambda: rig.stop(0, quantize="frames:0"), "LR_E_QUANTIZE")
     # not loaded
     expect_reject(lr, lambda: rig.play(2), "LR_E_NOT_LOADED")
     # unknown command type through the package's raw send ...
@@ -84,6 +87,8 @@ def test_bad_input_rejected_and_playing_loop_unaffected(rig, capture, looprig_mo
         assert ans["type"] == 2 and ans["code_name"] == "LR_E_BAD_MESSAGE", ans
         # text_len > LR_TEXT_MAX is refused by the client library already
         assert raw.send(2, 1, text=b"/x" * 10, text_len=5000, check=False) == -3  # LR_SEND_TOO_LONG
+        ans = raw.request(4, 1, quantize=7, quantize_arg=1)      # PLAY with an unknown quantize mode
+        assert ans["type"] == 2 and ans["code_name"] == "LR_E_QUANTIZE", ans
         ans = raw.request(1, 0)                                  # and it still answers pings
         assert ans["type"] == 1
     finally:

@@ -107,6 +107,22 @@ def test_stop_at_frame_gives_exact_zeros_and_play_restarts_from_loop_start(rig, 
             assert rec.data[CH[2][0], f - rec.t0] == pytest.approx(want, abs=1e-7)
 
 
+def test_play_on_playing_slot_restarts_from_loop_start(rig, capture, tmp_path):
+    L = 4001
+    x = H.noise(L, seed=14, amp=0.5, channels=2)
+    load(rig, 3, H.write_wav_float(tmp_path / "re.wav", x), L)
+    capture.arm(3)
+    T = rig.ping() + AHEAD
+    T1 = T + L + 1500 + 7          # mid-loop, mid-period
+    assert rig.play(3, at=T) == T
+    assert rig.play(3, at=T1) == T1
+    end = T1 + 2 * L
+    rec = capture.take(until=end)
+    model = H.SlotModel(x).play(T).play(T1)
+    H.check_model(rec, [model], T - 1000, end, {0: CH[3]}, what="restart")
+    assert int(H.meter_field(rig.meters(), "start_frame")[3]) == T1
+
+
 def test_commands_with_same_at_take_effect_in_same_frame(rig, capture, tmp_path):
     Ls = [2003, 2011, 2017, 2027]
     xs = [H.noise(L, seed=20 + i, amp=0.3) for i, L in enumerate(Ls)]
