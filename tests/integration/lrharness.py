@@ -140,6 +140,17 @@ class JackServer:
         if getattr(self, "_log", None):
             self._log.close()
             self._log = None
+        # Semaphores of clients that were killed (and the server's own files
+        # if it was) stay in /dev/shm; the server name is unique to this run,
+        # so everything under it is ours to remove once jackd is gone.
+        if self.proc is not None and self.proc.poll() is not None:
+            import glob
+            for pat in (f"/dev/shm/jack_sem.{os.getuid()}_{self.name}_*", f"/dev/shm/jack_{self.name}_*"):
+                for fn in glob.glob(pat):
+                    try:
+                        os.unlink(fn)
+                    except OSError:
+                        pass
         try:
             self.log_path.unlink()
         except OSError:
