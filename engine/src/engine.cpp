@@ -75,7 +75,13 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
 
 Engine::~Engine() {
     if (client_) {
-        if (!jack_lost_.load()) jack_deactivate(client_);
+        if (!jack_lost_.load()) {
+            // jackd 1.9.21 can deadlock unregistering many ports that still carry
+            // metadata (it blocks writing property-change notifications), so
+            // drop our properties first.
+            for (jack_port_t* p : registered_ports_) jack_remove_properties(client_, jack_port_uuid(p));
+            jack_deactivate(client_);
+        }
         jack_client_close(client_);
     }
     loader_.reset();
@@ -88,6 +94,7 @@ void Engine::register_ports() {
         if (!p) throw std::runtime_error(fmt::format("cannot register JACK port {}", short_name));
         const jack_uuid_t uuid = jack_port_uuid(p);
         if (!jack_uuid_empty(uuid)) jack_set_property(client_, uuid, JACK_METADATA_PRETTY_NAME, pretty.c_str(), "text/plain");
+        registered_ports_.push_back(p);
         return p;
     };
     master_[0] = add("out_L", "Master L");

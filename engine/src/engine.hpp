@@ -51,6 +51,7 @@ private:
     jack_port_t* master_[2] = {nullptr, nullptr};
     std::vector<jack_port_t*> slot_ports_[2];
     std::vector<float*> slot_buffers_[2];
+    std::vector<jack_port_t*> registered_ports_;
     std::unique_ptr<AudioCore> core_;
     rt::FrameClock clock_;  // audio thread only
     std::unique_ptr<Loader> loader_;
