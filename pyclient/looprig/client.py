@@ -235,7 +235,7 @@ class LoadResult:
     slot : int
         Slot loaded.
     frames : int
-        Loop length in frames of the source file.
+        Loop length in frames at the engine (JACK) sample rate, after conversion.
     source_rate : int
         Sample rate of the file.
     message : str
