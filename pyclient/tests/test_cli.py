@@ -30,6 +30,18 @@ def test_launcher_help_equals_module_help():
     assert (REPO / "looprig").read_text().startswith("#!/usr/bin/python3\n")
 
 
+def test_module_runs_from_the_repository_root(engine):
+    """`python3 -m looprig` at the repo root (looprig.py redirects to pyclient/)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([sys.executable, "-m", "looprig", "--name", engine.name, "--json", "ping"],
+                       cwd=str(REPO), env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ok"] is True
+
+
 @pytest.mark.parametrize(
     "args",
     [
