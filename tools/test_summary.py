@@ -21,8 +21,10 @@ with open(sys.argv[1], encoding="utf-8") as log:
             passed += pytest_counts.get("passed", 0)
             failed += pytest_counts.get("failed", 0) + pytest_counts.get("error", 0) + pytest_counts.get("errors", 0)
             skipped += pytest_counts.get("skipped", 0)
-        elif result.get("result") == "OK":
+        elif result.get("result") in ("OK", "EXPECTEDFAIL"):
             passed += 1
+        elif result.get("result") == "SKIP":
+            skipped += 1
         else:
             failed += 1
         if result.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL"):
