@@ -172,3 +172,28 @@ TEST_CASE("frame clock: JACK's 32-bit frame time extended across its wrap") {
     // A skipped cycle still advances by the frames that passed.
     CHECK(c2.extend(1024u) == (uint64_t{1} << 32) + 1024);
 }
+
+#include "musical_grid.hpp"
+
+TEST_CASE("musical grid: beats, bars and tempo changes keep positions continuous") {
+    rt::MusicalGrid g;
+    g.reset(1000, 48000.0, 120.0, 4);  // 24000 frames per beat
+    CHECK(g.frames_per_beat() == 24000.0);
+    CHECK(g.beat_at(1000) == 0.0);
+    CHECK(g.beat_at(1000 + 24000 * 3) == 3.0);
+    CHECK(g.next_beat(1001, 1) == 1000 + 24000);
+    CHECK(g.next_beat(1000 + 24000, 1) == 1000 + 24000);
+    CHECK(g.next_bar(1001, 1) == 1000 + 96000);
+    CHECK(g.next_bar(1001, 2) == 1000 + 192000);
+    // 150 BPM from beat 2: 19200 frames per beat after that.
+    const uint64_t change = 1000 + 48000;
+    g.set_tempo(change, 150.0);
+    CHECK(g.beat_at(change) == 2.0);
+    CHECK(g.beat_at(change + 19200) == 3.0);
+    CHECK(g.next_bar(change + 1, 1) == change + 2 * 19200);
+    // Meter 3/4 from the bar at beat 4: bars at 4, 7, 10, ...
+    g.set_beats_per_bar(change + 2 * 19200 + 5, 3);
+    CHECK(g.next_bar(change + 2 * 19200 + 6, 1) == change + 5 * 19200);
+    // Thousands of beats later the grid is still exact.
+    CHECK(g.beat_at(change + uint64_t{19200} * 100000) == 100002.0);
+}

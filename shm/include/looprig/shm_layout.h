@@ -53,7 +53,13 @@ enum lr_command_type {
     LR_CMD_MUTE = 8,   /* value[0] = 0 or 1 */
     LR_CMD_SOLO = 9,   /* value[0] = 0 or 1 */
     LR_CMD_DECLICK = 10, /* slot ignored; value[0] = ramp length in ms (0 = exact) */
-    LR_CMD_TYPE_COUNT = 11
+    LR_CMD_TEMPO = 11,   /* slot ignored; value[0] = master tempo in BPM (20..400); honours at/quantize */
+    LR_CMD_METER = 12,   /* slot ignored; value[0] = beats per bar (1..32) */
+    LR_CMD_LOOP_TEMPO = 13, /* value[0] = the loop's own BPM, or value[1] = its length in beats;
+                               both 0 = not following (plays at its own speed) */
+    LR_CMD_PITCH = 14,   /* value[0] = semitones (-24..+24, fractions are cents) */
+    LR_CMD_MODE = 15,    /* value[0] = lr_slot_mode */
+    LR_CMD_TYPE_COUNT = 16
 };
 
 /* lr_command.flags */
@@ -65,7 +71,9 @@ enum lr_command_flags {
 enum lr_quantize {
     LR_Q_NONE = 0,
     LR_Q_SLOT = 1,    /* next loop start of slot quantize_arg (playing, or its scheduled start) */
-    LR_Q_FRAMES = 2   /* next multiple of quantize_arg frames of JACK frame time */
+    LR_Q_FRAMES = 2,  /* next multiple of quantize_arg frames of JACK frame time */
+    LR_Q_BEAT = 3,    /* next beat of the master grid (every quantize_arg beats; 0 = 1) */
+    LR_Q_BAR = 4      /* next bar start (every quantize_arg bars; 0 = 1) */
 };
 
 /* Events, engine -> client. */
@@ -109,6 +117,19 @@ enum lr_slot_state {
     LR_SLOT_EMPTY = 0,
     LR_SLOT_STOPPED = 1,
     LR_SLOT_PLAYING = 2
+};
+
+/* How a slot follows the master tempo (LR_CMD_MODE). */
+enum lr_slot_mode {
+    LR_MODE_STRETCH = 0,   /* time-stretch (Rubber Band): tempo and pitch independent */
+    LR_MODE_VARISPEED = 1  /* resample: pitch follows tempo; the pitch setting is not used */
+};
+
+/* lr_slot_meter.render */
+enum lr_render_state {
+    LR_RENDER_NONE = 0,     /* plays the loaded audio as it is (no stretch or pitch needed) */
+    LR_RENDER_PENDING = 1,  /* a render is being made; meanwhile the slot plays varispeed */
+    LR_RENDER_READY = 2     /* plays its steady-state render */
 };
 
 /* lr_slot_meter.flags */
@@ -214,7 +235,11 @@ typedef struct lr_meter_header {
     float callback_load_max;  /* running maximum since start */
     uint32_t xruns;
     uint32_t slot_count;
-    uint32_t reserved[20];
+    double tempo_bpm;         /* master tempo */
+    double beat;              /* master beat position at frame_time (0 = first beat) */
+    uint32_t beats_per_bar;
+    uint32_t renders_pending; /* slots waiting for a steady-state render */
+    uint32_t reserved[14];
 } lr_meter_header;
 
 typedef struct lr_slot_meter {
@@ -227,7 +252,12 @@ typedef struct lr_slot_meter {
     uint32_t flags;           /* lr_slot_flags */
     float gain_db;
     float pan;
-    uint32_t reserved[6];
+    float loop_bpm;           /* the loop's own tempo; 0 = not following the master tempo */
+    float loop_beats;         /* its length in beats when following */
+    float pitch;              /* semitones */
+    uint32_t mode;            /* lr_slot_mode */
+    uint32_t render;          /* lr_render_state */
+    uint32_t reserved[1];
 } lr_slot_meter;
 
 typedef struct lr_slot_info {
