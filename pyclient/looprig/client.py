@@ -64,6 +64,8 @@ LOAD_TIMEOUT = 30.0
 TEXT_MAX: int = dict(ffi.typeof("lr_command").fields)["text"].type.length
 _VALUE_COUNT: int = dict(ffi.typeof("lr_command").fields)["value"].type.length
 _STASH_MAX = 4096
+#: Seconds meters() keeps retrying while the engine is mid-update.
+_METER_RETRY_SECONDS = 1.0
 _INT32 = (-(2**31), 2**31 - 1)
 _UINT64_MAX = 2**64 - 1
 
@@ -784,17 +786,30 @@ class Rig:
         Raises
         ------
         LooprigError
-            If no consistent copy could be had (engine stuck mid-update).
+            If no consistent copy could be had within a second (engine stuck
+            mid-update).
         """
+        return Meters(self._meter_snapshot(), self._sm_off, self._si_off, self._slot_count)
+
+    def _meter_snapshot(self) -> bytearray:
         buf = bytearray(self._meter_size)
-        with self._lock:
-            client = self._check()
-            rc = self._lib.lr_client_read_meters(client, ffi.from_buffer(buf), len(buf))
-            if rc != 0 and not self._lib.lr_client_engine_alive(client):
-                raise self._engine_gone()
-        if rc != 0:
-            raise LooprigError("looprig: could not read a consistent meter snapshot")
-        return Meters(buf, self._sm_off, self._si_off, self._slot_count)
+        # lr_client_read_meters spins a bounded number of times; if the engine
+        # was preempted mid-update (busy machine, no realtime scheduling), give
+        # it time to finish rather than failing at once.
+        deadline = time.monotonic() + _METER_RETRY_SECONDS
+        sleep = 0.0005
+        while True:
+            with self._lock:
+                client = self._check()
+                rc = self._lib.lr_client_read_meters(client, ffi.from_buffer(buf), len(buf))
+                if rc != 0 and not self._lib.lr_client_engine_alive(client):
+                    raise self._engine_gone()
+            if rc == 0:
+                return buf
+            if time.monotonic() >= deadline:
+                raise LooprigError("looprig: could not read a consistent meter snapshot")
+            time.sleep(sleep)
+            sleep = min(sleep * 2, 0.01)
 
     def meter_view(self) -> Meters:
         """Live, zero-copy views straight onto the shared segment.
