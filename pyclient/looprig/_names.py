@@ -26,11 +26,19 @@ COMMAND_NAMES: Dict[int, str] = {v: k for k, v in COMMANDS.items()}
 EVENT_TYPES: Dict[str, int] = _enum("enum lr_event_type", "LR_EVT_")
 EVENT_TYPE_NAMES: Dict[int, str] = {v: k for k, v in EVENT_TYPES.items()}
 
-#: ``{"none": 0, "slot": 1, "frames": 2}``
+#: ``{"none": 0, "slot": 1, "frames": 2, "beat": 3, "bar": 4}``
 QUANTIZE: Dict[str, int] = _enum("enum lr_quantize", "LR_Q_")
 
 SLOT_STATES: Dict[str, int] = _enum("enum lr_slot_state", "LR_SLOT_")
 SLOT_STATE_NAMES: Dict[int, str] = {v: k for k, v in SLOT_STATES.items()}
+
+#: ``{"stretch": 0, "varispeed": 1}`` from ``enum lr_slot_mode``.
+MODES: Dict[str, int] = _enum("enum lr_slot_mode", "LR_MODE_")
+MODE_NAMES: Dict[int, str] = {v: k for k, v in MODES.items()}
+
+#: ``{"none": 0, "pending": 1, "ready": 2}`` from ``enum lr_render_state``.
+RENDER_STATES: Dict[str, int] = _enum("enum lr_render_state", "LR_RENDER_")
+RENDER_STATE_NAMES: Dict[int, str] = {v: k for k, v in RENDER_STATES.items()}
 
 ENGINE_STATES: Dict[str, int] = _enum("enum lr_engine_state", "LR_ENGINE_")
 ENGINE_STATE_NAMES: Dict[int, str] = {v: k for k, v in ENGINE_STATES.items()}

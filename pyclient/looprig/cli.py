@@ -19,10 +19,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import __version__
 from ._ffi import repo_root
+from ._names import MODES
 from .client import LOAD_TIMEOUT, Event, Rig, default_name, parse_quantize
 from .errors import CommandRejected, EngineNotRunning, LooprigError, Timeout
 
-__all__ = ["main", "build_parser", "find_engine_binary"]
+__all__ = ["main", "build_parser", "parse_args", "find_engine_binary"]
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -82,6 +83,24 @@ def _quantize(s: str) -> str:
     return s
 
 
+def _integer(s: str) -> int:
+    try:
+        return int(s, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer: %r" % s) from None
+
+
+def _bpm_or_off(s: str) -> Any:
+    if s.lower() == "off":
+        return "off"
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected the loop's BPM or 'off', got %r" % s) from None
+
+
+_QUANTIZE_HELP = "none | slot:K | frames:N | beat[:N] | bar[:N] (every N beats/bars, default 1)"
+
 _ONOFF = {"on": True, "off": False, "1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
 
@@ -115,8 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    def add(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, parents=[common])
+    subcommands: Dict[str, argparse.ArgumentParser] = {}
+    p.subcommands = subcommands  # type: ignore[attr-defined]
+
+    def add(name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
+        subcommands[name] = sub.add_parser(name, help=help, description=help, parents=[common], **kw)
+        return subcommands[name]
 
     e = add("engine", "run the engine (looprigd) in the foreground")
     e.add_argument("--slots", type=int, default=None, metavar="N", help="number of loop slots")
@@ -135,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("slot", type=_slot)
         s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
         s.add_argument("--quantize", type=_quantize, default=None, metavar="Q",
-                       help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)")
+                       help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)"
+                            " | beat[:N] | bar[:N] (next beat/bar of the master grid, every N)")
 
     s = add("gain", "set a slot's gain in dB")
     s.add_argument("slot", type=_slot)
@@ -155,6 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("declick", "set the engine's declick ramp length in ms (0 = exact)")
     s.add_argument("ms", type=_number, metavar="MS")
+
+    s = add("tempo", "set the master tempo in BPM (20..400)")
+    s.add_argument("bpm", type=_number, metavar="BPM")
+    s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
+    s.add_argument("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
+
+    s = add("meter", "set the beats per bar of the master grid (1..32)")
+    s.add_argument("beats_per_bar", type=_integer, metavar="N")
+
+    s = add("loop-tempo", "make a slot follow the master tempo: its own BPM, its length in beats, or off",
+            usage="%(prog)s SLOT BPM | %(prog)s SLOT --beats N | %(prog)s SLOT off")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("bpm", type=_bpm_or_off, nargs="?", default=None, metavar="BPM|off",
+                   help="the loop's own tempo, or 'off' to play at its own speed")
+    s.add_argument("--beats", type=_number, default=None, metavar="N", help="the loop's length in beats")
+
+    s = add("pitch", "transpose a slot (-24..+24 semitones)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("semitones", type=_number, metavar="SEMITONES")
+    s.add_argument("--cents", type=_number, default=0.0, metavar="C", help="added as C/100 semitones")
+
+    s = add("mode", "how a slot follows tempo: stretch (pitch kept) or varispeed (pitch follows tempo)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("mode", type=str.lower, choices=sorted(MODES, key=MODES.__getitem__))
 
     add("ping", "round trip to the engine; prints its frame time")
 
@@ -268,6 +316,35 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
     elif c == "declick":
         ev = rig.send("declick", 0, value=args.ms, wait=True, timeout=timeout)
         out.emit(_with_msg("declick: %g ms at frame %d" % (args.ms, ev.frame), ev), _ev_json(ev, ms=_jf(args.ms)))
+    elif c == "tempo":
+        ev = rig.send("tempo", 0, value=args.bpm, at=args.at, quantize=args.quantize, wait=True, timeout=timeout)
+        out.emit(_with_msg("tempo: %g BPM at frame %d" % (args.bpm, ev.frame), ev), _ev_json(ev, bpm=_jf(args.bpm)))
+    elif c == "meter":
+        ev = rig.send("meter", 0, value=args.beats_per_bar, wait=True, timeout=timeout)
+        out.emit(_with_msg("meter: %d beats per bar at frame %d" % (args.beats_per_bar, ev.frame), ev),
+                 _ev_json(ev, beats_per_bar=args.beats_per_bar))
+    elif c == "loop-tempo":
+        off = args.bpm == "off"
+        bpm = 0.0 if off or args.bpm is None else args.bpm
+        beats = 0.0 if args.beats is None else args.beats
+        ev = rig.send("loop_tempo", slot, value=(bpm, beats), wait=True, timeout=timeout)
+        if off:
+            what = "off (plays at its own speed)"
+        elif args.beats is not None:
+            what = "%g beats" % beats
+        else:
+            what = "%g BPM" % bpm
+        out.emit(_with_msg("loop-tempo %d: %s at frame %d" % (slot, what, ev.frame), ev),
+                 _ev_json(ev, off=off, loop_bpm=None if off or args.beats is not None else _jf(bpm),
+                          loop_beats=None if args.beats is None else _jf(beats)))
+    elif c == "pitch":
+        semis = args.semitones + args.cents / 100.0
+        ev = rig.send("pitch", slot, value=semis, wait=True, timeout=timeout)
+        out.emit(_with_msg("pitch %d: %+g semitones at frame %d" % (slot, semis, ev.frame), ev),
+                 _ev_json(ev, semitones=_jf(semis)))
+    elif c == "mode":
+        ev = rig.send("mode", slot, value=MODES[args.mode], wait=True, timeout=timeout)
+        out.emit(_with_msg("mode %d: %s at frame %d" % (slot, args.mode, ev.frame), ev), _ev_json(ev, mode=args.mode))
     elif c == "ping":
         t0 = time.monotonic()
         ev = rig.send("ping", 0, wait=True, timeout=timeout)
@@ -409,10 +486,24 @@ def _error(msg: str, status: int, json_mode: bool, **extra: Any) -> int:
     return status
 
 
+def parse_args(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None
+               ) -> argparse.Namespace:
+    """Parse and check a command line (usage errors exit with status 2, as in :func:`main`)."""
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    sub = getattr(parser, "subcommands", {}).get(args.command, parser)
+    if args.command == "loop-tempo":
+        if args.bpm is None and args.beats is None:
+            sub.error("give the loop's BPM, --beats N, or 'off'")
+        if args.bpm is not None and args.beats is not None:
+            sub.error("give the loop's BPM, --beats N or 'off', not more than one")
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit status (see module docstring)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv, parser)
     json_mode = bool(args.json)
     name = args.name or default_name()
     timeout = args.timeout

@@ -29,6 +29,7 @@ from ._names import (
     ERROR_NAMES,
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
+    MODES,
     QUANTIZE,
     SEND_ERRORS,
 )
@@ -104,6 +105,12 @@ def segment_name(name: Optional[str] = None) -> str:
     return ffi.string(out).decode("utf-8")
 
 
+_QUANTIZE_HELP = "none, slot:K, frames:N, beat, beat:N, bar or bar:N"
+#: Kinds whose argument may be left out (it defaults to 1: every beat / bar).
+_GRID_KINDS = ("beat", "bar")
+_ARG_KINDS = ("slot", "frames") + _GRID_KINDS
+
+
 def parse_quantize(q: QuantizeSpec) -> Tuple[int, int]:
     """Parse a quantize specification.
 
@@ -112,8 +119,11 @@ def parse_quantize(q: QuantizeSpec) -> Tuple[int, int]:
     q : None, str or tuple
         ``None`` / ``"none"``; ``"slot:K"`` (start/stop at the next loop
         start of playing slot K); ``"frames:N"`` (at the next multiple of N
-        frames of JACK frame time); or the tuples ``("slot", K)``,
-        ``("frames", N)``, ``("none", 0)``.
+        frames of JACK frame time); ``"beat"`` / ``"beat:N"`` (the next beat
+        of the master grid, every N beats); ``"bar"`` / ``"bar:N"`` (the next
+        bar start, every N bars); N defaults to 1. Or the tuples
+        ``("slot", K)``, ``("frames", N)``, ``("beat", N)``, ``("bar", N)``,
+        ``("none", 0)``.
 
     Returns
     -------
@@ -133,19 +143,22 @@ def parse_quantize(q: QuantizeSpec) -> Tuple[int, int]:
         if s == "none" or s == "":
             return QUANTIZE["none"], 0
         kind, sep, arg = s.partition(":")
-        if not sep:
-            raise ValueError("bad quantize %r: expected none, slot:K or frames:N" % q)
         kind = kind.strip()
         arg = arg.strip()
-        if kind not in ("slot", "frames") or not arg.isdigit():
-            raise ValueError("bad quantize %r: expected none, slot:K or frames:N (K, N integers >= 0)" % q)
+        if not sep and kind in _GRID_KINDS:
+            return QUANTIZE[kind], 1
+        if not sep:
+            raise ValueError("bad quantize %r: expected %s" % (q, _QUANTIZE_HELP))
+        if kind not in _ARG_KINDS or not (arg.isascii() and arg.isdigit()):
+            raise ValueError("bad quantize %r: expected %s (K, N integers >= 0)" % (q, _QUANTIZE_HELP))
         return QUANTIZE[kind], int(arg)
     if isinstance(q, (tuple, list)) and len(q) == 2 and isinstance(q[0], str):
         kind = q[0].strip().lower()
         if kind == "none":
             return QUANTIZE["none"], 0
-        if kind not in ("slot", "frames"):
-            raise ValueError("bad quantize %r: kind must be 'none', 'slot' or 'frames'" % (q,))
+        if kind not in _ARG_KINDS:
+            raise ValueError("bad quantize %r: kind must be one of 'none', %s"
+                             % (q, ", ".join(repr(k) for k in _ARG_KINDS)))
         try:
             arg = operator.index(q[1])
         except TypeError:
@@ -153,7 +166,7 @@ def parse_quantize(q: QuantizeSpec) -> Tuple[int, int]:
         if arg < 0 or arg > _UINT64_MAX:
             raise ValueError("bad quantize %r: argument must be >= 0" % (q,))
         return QUANTIZE[kind], arg
-    raise ValueError("bad quantize %r: expected None, 'none', 'slot:K', 'frames:N' or a (kind, arg) tuple" % (q,))
+    raise ValueError("bad quantize %r: expected None, %s or a (kind, arg) tuple" % (q, _QUANTIZE_HELP))
 
 
 @dataclass(frozen=True)
@@ -572,7 +585,8 @@ class Rig:
         Parameters
         ----------
         command : str or int
-            ``"play"``, ``"stop"``, ``"load"``, ... or an ``lr_command_type``.
+            ``"play"``, ``"stop"``, ``"load"``, ``"loop_tempo"`` (or
+            ``"loop-tempo"``), ... or an ``lr_command_type``.
         slot : int
             Slot index (passed through: the engine validates it).
         value : float or sequence of float, optional
@@ -622,7 +636,7 @@ class Rig:
     ) -> Any:
         if isinstance(command, str):
             try:
-                ctype = COMMANDS[command.lower()]
+                ctype = COMMANDS[command.lower().replace("-", "_")]
             except KeyError:
                 raise ValueError("unknown command %r (one of %s)" % (command, ", ".join(COMMANDS))) from None
         else:
@@ -741,7 +755,8 @@ class Rig:
         at : int, optional
             Absolute JACK frame time to start at (else the next period).
         quantize : None, str or tuple, optional
-            ``"slot:K"`` / ``"frames:N"``: start on that grid (after ``at``).
+            ``"slot:K"`` / ``"frames:N"`` / ``"beat[:N]"`` / ``"bar[:N]"``:
+            start on that grid (after ``at``); see :func:`parse_quantize`.
 
         Returns
         -------
@@ -773,6 +788,142 @@ class Rig:
     def declick(self, ms: float, timeout: Optional[float] = None) -> int:
         """Set the engine-wide declick ramp length in milliseconds (0 = exact, no ramps)."""
         return self._do("declick", 0, timeout, value=float(ms)).frame
+
+    # -- musical time -----------------------------------------------------------
+    def tempo(
+        self, bpm: float, at: Optional[int] = None, quantize: QuantizeSpec = None, timeout: Optional[float] = None
+    ) -> int:
+        """Set the master tempo.
+
+        Parameters
+        ----------
+        bpm : float
+            Beats per minute (the engine accepts 20..400).
+        at : int, optional
+            Absolute JACK frame time of the change (else the next period).
+        quantize : None, str or tuple, optional
+            E.g. ``"bar"``: change on the next bar start (after ``at``).
+
+        Returns
+        -------
+        int
+            JACK frame at which the new tempo takes effect. The beat position
+            is continuous across the change.
+        """
+        return self._do("tempo", 0, timeout, value=float(bpm), at=at, quantize=quantize).frame
+
+    def meter(self, beats_per_bar: int, timeout: Optional[float] = None) -> int:
+        """Set the beats per bar of the master grid (the engine accepts 1..32).
+
+        Bars restart at the bar the change falls in. Returns the frame it
+        takes effect at.
+        """
+        return self._do("meter", 0, timeout, value=float(beats_per_bar)).frame
+
+    def loop_tempo(
+        self,
+        slot: int,
+        bpm: Optional[float] = None,
+        *,
+        beats: Optional[float] = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Make ``slot`` follow the master tempo, or stop following it.
+
+        Give the loop's own tempo **or** its length in beats; give neither
+        (``rig.loop_tempo(slot, None)``) to stop following, so that the loop
+        plays at its own speed again::
+
+            rig.loop_tempo(0, 96.0)       # the loop was played at 96 BPM
+            rig.loop_tempo(1, beats=16)   # the loop is 16 beats long
+            rig.loop_tempo(0, None)       # stop following
+
+        Parameters
+        ----------
+        slot : int
+            Slot index.
+        bpm : float, optional
+            The loop's own tempo (``value[0]``).
+        beats : float, optional
+            The loop's length in beats (``value[1]``), keyword only.
+
+        Returns
+        -------
+        int
+            Frame at which the command takes effect.
+
+        Raises
+        ------
+        ValueError
+            Both ``bpm`` and ``beats`` given (nothing is sent).
+
+        Notes
+        -----
+        ``0`` means "not given" to the engine: ``loop_tempo(slot, 0)`` also
+        stops following. The values are checked by the engine.
+        """
+        if bpm is not None and beats is not None:
+            raise ValueError("loop_tempo: give the loop's bpm or its length in beats, not both")
+        value = (0.0 if bpm is None else float(bpm), 0.0 if beats is None else float(beats))
+        return self._do("loop_tempo", slot, timeout, value=value).frame
+
+    def pitch(self, slot: int, semitones: float, cents: float = 0.0, timeout: Optional[float] = None) -> int:
+        """Transpose ``slot`` by ``semitones + cents / 100`` semitones.
+
+        The engine accepts -24..+24 semitones in total; in ``"varispeed"``
+        mode the setting is kept but not used (pitch follows tempo). Returns
+        the frame it takes effect at.
+        """
+        return self._do("pitch", slot, timeout, value=float(semitones) + float(cents) / 100.0).frame
+
+    def mode(self, slot: int, mode: Union[str, int], timeout: Optional[float] = None) -> int:
+        """Choose how ``slot`` follows tempo and pitch.
+
+        Parameters
+        ----------
+        slot : int
+            Slot index.
+        mode : str or int
+            ``"stretch"`` (time-stretch: tempo and pitch independent) or
+            ``"varispeed"`` (resample: pitch follows tempo); an int is sent
+            as the raw ``lr_slot_mode`` (checked by the engine).
+
+        Returns
+        -------
+        int
+            Frame at which the command takes effect.
+
+        Raises
+        ------
+        ValueError
+            Unknown mode name (nothing is sent).
+        """
+        return self._do("mode", slot, timeout, value=float(_mode_value(mode))).frame
+
+    def _meter_header(self) -> Any:
+        """A consistent copy of ``lr_meter_header`` (cffi struct)."""
+        buf = self._meter_snapshot()
+        hdr = ffi.new("lr_meter_header *")
+        ffi.memmove(hdr, ffi.from_buffer(buf), ffi.sizeof("lr_meter_header"))
+        return hdr
+
+    @property
+    def bpm(self) -> float:
+        """Master tempo in beats per minute (from the meters)."""
+        return float(self._meter_header().tempo_bpm)
+
+    @property
+    def beats_per_bar(self) -> int:
+        """Beats per bar of the master grid (from the meters)."""
+        return int(self._meter_header().beats_per_bar)
+
+    @property
+    def beat(self) -> float:
+        """Master beat position (0 = first beat) at the start of the engine's last period.
+
+        Use ``rig.meters()`` for the beat together with its ``frame_time``.
+        """
+        return float(self._meter_header().beat)
 
     # -- meters and status ----------------------------------------------------
     def meters(self) -> Meters:
@@ -872,6 +1023,15 @@ class Rig:
         m = self.meters().to_dict(all_slots=all_slots)
         slots = m.pop("slots")
         return {"engine": info, "meters": m, "slots": slots}
+
+
+def _mode_value(mode: Union[str, int]) -> int:
+    if isinstance(mode, str):
+        try:
+            return MODES[mode.strip().lower()]
+        except KeyError:
+            raise ValueError("unknown mode %r (one of %s)" % (mode, ", ".join(MODES))) from None
+    return operator.index(mode)
 
 
 def _boolish(on: Union[bool, float]) -> float:

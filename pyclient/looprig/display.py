@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from ._names import SLOT_FLAGS
 from .meters import to_dbfs
 
-__all__ = ["fmt_db", "bar", "status_table", "meter_lines"]
+__all__ = ["fmt_db", "bar", "status_table", "tempo_line", "meter_lines"]
 
 BAR_FLOOR_DB = -60.0
 
@@ -45,6 +45,32 @@ def _flags(s: Dict[str, Any]) -> str:
     )
 
 
+def _num(v: Optional[float]) -> str:
+    """Short form of a float: ``120``, ``95.5``, ``?`` for None."""
+    if v is None:
+        return "?"
+    return ("%.2f" % v).rstrip("0").rstrip(".")
+
+
+def _follow(s: Dict[str, Any]) -> str:
+    """``"120/16"`` (loop BPM / length in beats) while following the master tempo, else ``"-"``."""
+    bpm, beats = s.get("loop_bpm"), s.get("loop_beats")
+    if not bpm and not beats:
+        return "-"
+    return "%s/%s" % (_num(bpm), _num(beats))
+
+
+def tempo_line(m: Dict[str, Any]) -> str:
+    """``tempo 120 BPM  4 beats/bar  beat 1234.56  renders pending 0`` from a meters dict."""
+    beat = m.get("beat")
+    return "tempo %s BPM  %d beats/bar  beat %s  renders pending %d" % (
+        _num(m.get("tempo_bpm")),
+        m.get("beats_per_bar") or 0,
+        ("%.2f" % beat) if beat is not None else "?",
+        m.get("renders_pending") or 0,
+    )
+
+
 def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
     """Human-readable form of :meth:`looprig.Rig.status`."""
     e = st["engine"]
@@ -74,6 +100,7 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
             m["xruns"],
         )
     )
+    lines.append(tempo_line(m))
     mm = m["master"]
     lines.append(
         "master  peak %s %s dBFS  rms %s %s dBFS"
@@ -86,12 +113,13 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
         len(loaded), e["slot_count"], sum(1 for s in slots if s["state"] == "playing")))
     if shown:
         lines.append(
-            "%4s %-8s %-24s %8s %8s %7s %6s %3s %13s %13s"
-            % ("slot", "state", "name", "len s", "pos s", "gain dB", "pan", "MS", "peak L/R dB", "rms L/R dB")
+            "%4s %-8s %-24s %8s %8s %7s %6s %3s %13s %13s %-13s %6s %-9s %-7s"
+            % ("slot", "state", "name", "len s", "pos s", "gain dB", "pan", "MS", "peak L/R dB", "rms L/R dB",
+               "bpm/beats", "pitch", "mode", "render")
         )
         for s in shown:
             lines.append(
-                "%4d %-8s %-24s %8s %8s %7s %6s %3s %6s %6s %6s %6s"
+                "%4d %-8s %-24s %8s %8s %7s %6s %3s %6s %6s %6s %6s %-13s %6s %-9s %-7s"
                 % (
                     s["slot"],
                     s["state"],
@@ -105,9 +133,13 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
                     fmt_db(s["peak_dbfs"][1]),
                     fmt_db(s["rms_dbfs"][0]),
                     fmt_db(s["rms_dbfs"][1]),
+                    _follow(s),
+                    ("%+.2f" % s["pitch"]) if s["pitch"] is not None else "?",
+                    s["mode"],
+                    s["render"],
                 )
             )
-    return "\n".join(lines)
+    return "\n".join(ln.rstrip() for ln in lines)
 
 
 def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> List[str]:
@@ -145,7 +177,8 @@ def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> L
         % ("MASTER", "", "", bar(mr[0], mp[0], width), fmt_db(to_dbfs(mp[0])), bar(mr[1], mp[1], width), fmt_db(to_dbfs(mp[1])))
     )
     out.append(
-        "    load %5.1f%% (max %5.1f%%)  xruns %d  frame %d"
-        % (100.0 * m.callback_load, 100.0 * m.callback_load_max, m.xruns, m.frame_time)
+        "    load %5.1f%% (max %5.1f%%)  xruns %d  frame %d  %s BPM %d/bar beat %.2f"
+        % (100.0 * m.callback_load, 100.0 * m.callback_load_max, m.xruns, m.frame_time,
+           _num(m.tempo_bpm), m.beats_per_bar, m.beat)
     )
     return out

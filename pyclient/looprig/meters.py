@@ -21,7 +21,7 @@ import math
 from typing import Any, Dict, List, Optional, Sequence
 
 from ._ffi import ffi
-from ._names import SLOT_FLAGS, SLOT_STATE_NAMES
+from ._names import MODE_NAMES, RENDER_STATE_NAMES, SLOT_FLAGS, SLOT_STATE_NAMES
 
 try:  # NumPy is the normal path; plain lists without it.
     import numpy as _np
@@ -41,6 +41,11 @@ SLOT_METER_FIELDS = (
     "flags",
     "gain_db",
     "pan",
+    "loop_bpm",
+    "loop_beats",
+    "pitch",
+    "mode",
+    "render",
 )
 #: Per-slot array attributes taken from ``lr_slot_info``.
 SLOT_INFO_FIELDS = ("channels", "source_rate", "source_frames", "load_count")
@@ -54,6 +59,10 @@ _HEADER_SCALARS = (
     "callback_load_max",
     "xruns",
     "slot_count",
+    "tempo_bpm",
+    "beat",
+    "beats_per_bar",
+    "renders_pending",
 )
 
 # C primitive name -> NumPy dtype name.
@@ -151,6 +160,15 @@ class Meters:
         ``lr_slot_state`` and ``lr_slot_flags`` per slot.
     gain_db, pan : ndarray, shape (slot_count,), float32
         Current gain (dB) and pan (-1..+1).
+    loop_bpm, loop_beats : ndarray, shape (slot_count,), float32
+        The loop's own tempo and its length in beats while it follows the
+        master tempo; ``loop_bpm`` 0 = not following (plays at its own speed).
+    pitch : ndarray, shape (slot_count,), float32
+        Transposition in semitones (fractions are cents).
+    mode, render : ndarray, shape (slot_count,), uint32
+        ``lr_slot_mode`` (0 stretch, 1 varispeed) and ``lr_render_state``
+        (0 none, 1 pending, 2 ready); see :meth:`mode_name`,
+        :meth:`render_name`.
     channels, source_rate, source_frames, load_count : ndarray, shape (slot_count,)
         From ``lr_slot_info``: the loaded file's channel count, sample rate and
         frame count; number of buffers installed so far.
@@ -164,6 +182,11 @@ class Meters:
         Engine xrun count, JACK frame time at the start of the described
         period, that period's number (heartbeat), its length in frames, and
         the meter sequence number.
+    tempo_bpm, beat : float
+        Master tempo, and the master beat position at ``frame_time``
+        (0 = first beat).
+    beats_per_bar, renders_pending : int
+        Master meter; slots waiting for a steady-state render.
     live : bool
         True for a live view of the segment (``Rig.meter_view()``).
 
@@ -249,6 +272,22 @@ class Meters:
         return int(self._hdr.xruns)
 
     @property
+    def tempo_bpm(self) -> float:
+        return float(self._hdr.tempo_bpm)
+
+    @property
+    def beat(self) -> float:
+        return float(self._hdr.beat)
+
+    @property
+    def beats_per_bar(self) -> int:
+        return int(self._hdr.beats_per_bar)
+
+    @property
+    def renders_pending(self) -> int:
+        return int(self._hdr.renders_pending)
+
+    @property
     def names(self) -> List[str]:
         """File names of the slots (``""`` when empty)."""
         return [
@@ -281,6 +320,16 @@ class Meters:
         """``"empty"``, ``"stopped"`` or ``"playing"`` for ``slot``."""
         return SLOT_STATE_NAMES.get(int(self.state[slot]), "unknown(%d)" % int(self.state[slot]))  # type: ignore[index]
 
+    def mode_name(self, slot: int) -> str:
+        """``"stretch"`` or ``"varispeed"`` for ``slot``."""
+        v = int(self.mode[slot])  # type: ignore[index]
+        return MODE_NAMES.get(v, "unknown(%d)" % v)
+
+    def render_name(self, slot: int) -> str:
+        """``"none"``, ``"pending"`` or ``"ready"`` for ``slot``."""
+        v = int(self.render[slot])  # type: ignore[index]
+        return RENDER_STATE_NAMES.get(v, "unknown(%d)" % v)
+
     def slot_dict(self, slot: int) -> Dict[str, Any]:
         """Return one slot's meters and state as a JSON-serialisable dict."""
         i = slot
@@ -296,6 +345,11 @@ class Meters:
             "start_frame": int(self.start_frame[i]),  # type: ignore[index]
             "gain_db": _json_float(self.gain_db[i]),  # type: ignore[index]
             "pan": _json_float(self.pan[i]),  # type: ignore[index]
+            "loop_bpm": _json_float(self.loop_bpm[i]),  # type: ignore[index]
+            "loop_beats": _json_float(self.loop_beats[i]),  # type: ignore[index]
+            "pitch": _json_float(self.pitch[i]),  # type: ignore[index]
+            "mode": self.mode_name(i),
+            "render": self.render_name(i),
             "muted": bool(flags & SLOT_FLAGS["muted"]),
             "soloed": bool(flags & SLOT_FLAGS["soloed"]),
             "audible": bool(flags & SLOT_FLAGS["audible"]),
@@ -342,6 +396,10 @@ class Meters:
             "callback_load_max": _json_float(self.callback_load_max),
             "xruns": self.xruns,
             "slot_count": self.slot_count,
+            "tempo_bpm": _json_float(self.tempo_bpm),
+            "beat": _json_float(self.beat),
+            "beats_per_bar": self.beats_per_bar,
+            "renders_pending": self.renders_pending,
             "master": {
                 "peak": [_json_float(v) for v in mp],
                 "rms": [_json_float(v) for v in mr],

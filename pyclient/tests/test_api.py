@@ -52,7 +52,7 @@ def test_parse_quantize(spec, expected):
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "bar:4", "slot", "slot:", "slot:x", "frames:-1", "frames:1.5", "slot:3:4", ("beats", 4), ("slot", -1),
+    ["", "bars:4", "slot", "slot:", "slot:x", "frames:-1", "frames:1.5", "slot:3:4", ("beats", 4), ("slot", -1),
      ("slot", 1.5), ("slot",), 42, ("frames", "12")],
 )
 def test_parse_quantize_rejects(spec):

@@ -23,7 +23,8 @@ def _run(code, tmp_path):
 
 def test_python_examples_run(engine, sine_wav, tmp_path):
     blocks = _blocks()
-    assert len(blocks) == 3
+    assert len(blocks) == 4
+    del blocks[1]  # musical time: test_musical_time_example (a private engine: it changes the tempo)
     first = blocks[0].replace('name="looprig"', "name=%r" % engine.name).replace('"loop.wav"', repr(str(sine_wav)))
     out = _run(first, tmp_path)
     assert out.splitlines()[0] == "%d %d" % (RATE, RATE)
@@ -37,3 +38,17 @@ def test_python_examples_run(engine, sine_wav, tmp_path):
          tmp_path)
     out = _run(prelude + blocks[2], tmp_path)
     assert out.startswith("LR_E_BAD_VALUE gain nan")
+
+
+def test_musical_time_example(engine_factory, sine_wav, tmp_path):
+    block = _blocks()[1]
+    assert "rig.tempo(" in block
+    eng = engine_factory()
+    code = (
+        "import looprig\n"
+        "with looprig.attach(%r) as r:\n"
+        "    for s in range(2): r.load(s, %r)\n" % (eng.name, str(sine_wav))
+        + block.replace('name="looprig"', "name=%r" % eng.name)
+    )
+    out = _run(code, tmp_path).split()
+    assert float(out[0]) in (96.0, 104.0) and out[1] == "4" and float(out[2]) >= 0.0
