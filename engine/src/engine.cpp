@@ -55,6 +55,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     cfg.declick_frames = static_cast<uint32_t>(std::lround(options_.declick_ms * sample_rate_ / 1000.0));
     core_ = std::make_unique<AudioCore>(*segment_, cfg);
     loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes);
+    renderer_ = std::make_unique<RenderWorker>(*core_, sample_rate_, options_.finer);
 
     lr_header* h = segment_->header();
     h->sample_rate = sample_rate_;
@@ -84,6 +85,7 @@ Engine::~Engine() {
         }
         jack_client_close(client_);
     }
+    renderer_.reset();
     loader_.reset();
     core_.reset();
 }

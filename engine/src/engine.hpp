@@ -4,6 +4,7 @@
 #pragma once
 
 #include "loader.hpp"
+#include "render_worker.hpp"
 #include "rt/audio_core.hpp"
 #include "rt/frame_clock.hpp"
 #include "segment.hpp"
@@ -24,6 +25,7 @@ struct EngineOptions {
     double declick_ms = 2.0;
     uint64_t max_file_bytes = uint64_t{1} << 30;  // decoded size cap per file
     bool verbose = false;
+    bool finer = true;  // renders with Rubber Band R3 (cleaner on tonal material) rather than R2
 };
 
 class Engine {
@@ -55,6 +57,7 @@ private:
     std::unique_ptr<AudioCore> core_;
     rt::FrameClock clock_;  // audio thread only
     std::unique_ptr<Loader> loader_;
+    std::unique_ptr<RenderWorker> renderer_;
     uint32_t sample_rate_ = 0;
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};

@@ -79,7 +79,7 @@ def test_bad_input_rejected_and_playing_loop_unaffected(rig, capture, looprig_mo
     # ... and through the C ABI directly
     raw = H.RawClient(engine.name)
     try:
-        for t in (11, 200, 65535):   # LR_CMD_TYPE_COUNT and beyond
+        for t in (raw._lib.LR_CMD_TYPE_COUNT, 200, 65535):   # LR_CMD_TYPE_COUNT and beyond
             ans = raw.request(t, 0)
             assert ans["type"] == 2 and ans["code_name"] == "LR_E_UNKNOWN_COMMAND", ans
             assert ans["message"], ans

@@ -73,8 +73,13 @@ struct CoreHarness {
         c.at_frame = at_frame;
         c.quantize = quantize;
         c.quantize_arg = quantize_arg;
-        commands.push(c);
+        push(c);
         return c.id;
+    }
+
+    /// Queue a command; when the ring is full, let the core run a period first.
+    void push(const lr_command& c) {
+        while (!commands.push(c)) run(1);
     }
 
     /// Run `n` periods, appending the outputs.

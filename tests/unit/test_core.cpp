@@ -2,12 +2,15 @@
 // mute/solo, quantize, load swaps, events, and no allocation on the audio path.
 #include "core_harness.hpp"
 #include "dsp.hpp"
+#include "render_worker.hpp"
 #include "rt_guard.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <chrono>
 #include <random>
+#include <thread>
 
 using namespace looprig;
 using looprig::test::CoreHarness;
@@ -200,6 +203,7 @@ TEST_CASE("meters: peak and RMS of a steady signal, playhead and state") {
 TEST_CASE("the process path neither allocates nor locks (allocation trap armed)") {
     REQUIRE(rt_guard::armed_build());
     CoreHarness h(8, 16, 0);
+    RenderWorker worker(*h.core, 48000, false);  // renders come back while armed
     for (int s = 0; s < 8; ++s) h.install(s, make_sample(noise(100 + s, s), noise(100 + s, s + 50)));
     const uint64_t before = rt_guard::violations();
     // Every command type, scheduled and immediate, plus swaps and unloads.
@@ -213,6 +217,31 @@ TEST_CASE("the process path neither allocates nor locks (allocation trap armed)"
         }
         h.send(LR_CMD_PING);
         h.send(LR_CMD_DECLICK, 0, 1.0);
+        h.send(LR_CMD_TEMPO, 0, 100.0 + 10 * round, true, h.frame + 70, LR_Q_BEAT, 1);
+        for (int s = 0; s < 4; ++s) {
+            lr_command t{};
+            t.id = 7000 + round * 10 + s;
+            t.slot = s;
+            t.type = LR_CMD_LOOP_TEMPO;
+            t.value[1] = 1 + s;
+            h.push(t);
+            t.id += 100;
+            t.type = LR_CMD_PITCH;
+            t.value[0] = s - 2;
+            h.push(t);
+            t.id += 100;
+            t.type = LR_CMD_MODE;
+            t.value[0] = s % 2;
+            h.push(t);
+        }
+        for (int s = 6; s < 8; ++s) {  // pitch only: renders of the same length, made quickly
+            lr_command t{};
+            t.id = 8000 + round * 10 + s;
+            t.slot = s;
+            t.type = LR_CMD_PITCH;
+            t.value[0] = 3.0 + round;
+            h.push(t);
+        }
         h.send(LR_CMD_GAIN, 99, 0.0);
         lr_command load{};
         load.id = 5000 + round;
@@ -220,7 +249,7 @@ TEST_CASE("the process path neither allocates nor locks (allocation trap armed)"
         load.slot = 2;
         std::memcpy(load.text, "/nonexistent.wav", 16);
         load.text_len = 16;
-        h.commands.push(load);
+        h.push(load);
         h.install(1, make_sample(noise(80, 9)));  // swap while playing
         // Armed only around process(): the harness's own bookkeeping may allocate.
         std::vector<float> l(64), r(64);
@@ -232,6 +261,7 @@ TEST_CASE("the process path neither allocates nor locks (allocation trap armed)"
             h.core->process(64, h.frame, o);
             rt_guard::leave();
             h.frame += 64;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let renders come back
         }
         h.send(LR_CMD_STOP, 4);
         h.send(LR_CMD_UNLOAD, 5);
@@ -243,6 +273,137 @@ TEST_CASE("the process path neither allocates nor locks (allocation trap armed)"
         LoadRequest req;
         while (h.core->load_requests().pop_into(&req)) {}
     }
+    {  // give the last renders time to come back and be installed, armed
+        std::vector<float> l(64), r(64);
+        CoreOutputs o;
+        o.master[0] = l.data();
+        o.master[1] = r.data();
+        for (int i = 0; i < 1000 && h.segment->slot_meters()[7].render != LR_RENDER_READY; ++i) {
+            rt_guard::enter();
+            h.core->process(64, h.frame, o);
+            rt_guard::leave();
+            h.frame += 64;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+    uint32_t ready = 0;
+    for (uint32_t i = 0; i < 8; ++i) ready += h.segment->slot_meters()[i].render == LR_RENDER_READY;
+    CHECK(ready > 0);  // renders were installed while the trap was armed
     CHECK(rt_guard::violations() - before == 0);
     if (rt_guard::violations() != before) MESSAGE("first violation: " << rt_guard::first_violation());
+}
+
+// ---- musical time ----
+#include "render_worker.hpp"
+
+namespace {
+std::vector<float> sine_loop(std::size_t n, double cycles, float amp = 0.5f) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = amp * static_cast<float>(std::sin(2 * M_PI * cycles * i / n));
+    return v;
+}
+uint32_t send_timing(CoreHarness& h, uint16_t type, int32_t slot, double v0, double v1 = 0.0) {
+    lr_command c{};
+    c.id = h.next_id++;
+    c.type = type;
+    c.slot = slot;
+    c.value[0] = v0;
+    c.value[1] = v1;
+    h.push(c);
+    return c.id;
+}
+// Largest |x[f] - x[f + period]| over [from, to).
+double period_error(const std::vector<float>& x, uint64_t from, uint64_t to, uint64_t period) {
+    double worst = 0;
+    for (uint64_t f = from; f < to; ++f) worst = std::max(worst, std::fabs(double(x[f]) - x[f + period]));
+    return worst;
+}
+}  // namespace
+
+TEST_CASE("follow, varispeed: 1 beat at 120 BPM plays exactly 1 beat at 150 BPM, at once") {
+    CoreHarness h(2, 0, 0);
+    h.install(0, make_sample(sine_loop(24000, 40)));
+    send_timing(h, LR_CMD_MODE, 0, LR_MODE_VARISPEED);
+    send_timing(h, LR_CMD_LOOP_TEMPO, 0, 120.0);
+    h.send(LR_CMD_TEMPO, 0, 150.0);
+    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BEAT, 1);
+    h.run(2000);  // 128000 frames
+    const lr_slot_meter& m = h.segment->slot_meters()[0];
+    CHECK(m.loop_beats == 1.0f);
+    CHECK(m.loop_bpm == doctest::Approx(120.0));
+    CHECK(m.render == LR_RENDER_NONE);
+    CHECK(h.segment->meter_header()->tempo_bpm == 150.0);
+    const uint64_t start = m.start_frame;
+    CHECK(start % 19200 == 0);  // on a beat of the 150 BPM grid anchored at frame 0
+    CHECK(period_error(h.out_l, start, start + 40000, 19200) < 1e-5);
+    CHECK(period_error(h.out_l, start, start + 40000, 19199) > 1e-3);  // one frame off is visible
+}
+
+TEST_CASE("follow, stretch: the slot plays varispeed until its render arrives, then the render, on the grid") {
+    CoreHarness h(2, 0, 0);
+    RenderWorker worker(*h.core, 48000, false);
+    h.install(0, make_sample(sine_loop(24000, 40)));
+    send_timing(h, LR_CMD_LOOP_TEMPO, 0, 0.0, 1.0);  // 1 beat long
+    h.send(LR_CMD_TEMPO, 0, 150.0);
+    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BEAT, 1);
+    h.run(1);
+    CHECK(h.segment->slot_meters()[0].render == LR_RENDER_PENDING);
+    for (int i = 0; i < 2000 && h.segment->slot_meters()[0].render != LR_RENDER_READY; ++i) {
+        h.run(1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    REQUIRE(h.segment->slot_meters()[0].render == LR_RENDER_READY);
+    const uint64_t ready_at = h.frame;
+    h.run(1500);
+    const uint64_t start = h.segment->slot_meters()[0].start_frame;
+    // Steady state: exactly periodic at one beat of 150 BPM, and still on the grid.
+    CHECK(period_error(h.out_l, ready_at + 1000, ready_at + 40000, 19200) < 1e-6);
+    CHECK(h.segment->slot_meters()[0].playhead == (h.frame - start) % 19200);
+}
+
+TEST_CASE("grid lock: loops of 1 and 3 beats stay aligned across tempo changes") {
+    CoreHarness h(2, 0, 0);
+    h.install(0, make_sample(sine_loop(24000, 10)));
+    h.install(1, make_sample(sine_loop(72000, 30)));
+    for (int s = 0; s < 2; ++s) {
+        send_timing(h, LR_CMD_MODE, s, LR_MODE_VARISPEED);
+        send_timing(h, LR_CMD_LOOP_TEMPO, s, 120.0);
+    }
+    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BAR, 1);
+    h.send(LR_CMD_PLAY, 1, 0, false, 0, LR_Q_BAR, 1);
+    h.run(3000);
+    h.send(LR_CMD_TEMPO, 0, 97.0);
+    h.run(3000);
+    h.send(LR_CMD_TEMPO, 0, 133.0, false, 0, LR_Q_BEAT, 1);
+    h.run(3000);
+    const lr_slot_meter* m = h.segment->slot_meters();
+    // Slot 1 is three times as long: its phase mod 1/3 equals slot 0's phase / 3.
+    const double p0 = double(m[0].playhead) / m[0].length;
+    const double p1 = double(m[1].playhead) / m[1].length;
+    CHECK(std::fabs(std::fmod(p1 * 3.0, 1.0) - p0) < 1e-3);
+    CHECK(h.segment->meter_header()->tempo_bpm == 133.0);
+}
+
+TEST_CASE("musical commands are validated") {
+    CoreHarness h(2, 0, 0);
+    const uint32_t a = h.send(LR_CMD_TEMPO, 0, 10.0);
+    const uint32_t b = send_timing(h, LR_CMD_PITCH, 0, 25.0);
+    const uint32_t c = send_timing(h, LR_CMD_MODE, 0, 2.0);
+    const uint32_t d = send_timing(h, LR_CMD_METER, 0, 0.0);
+    const uint32_t e = send_timing(h, LR_CMD_LOOP_TEMPO, 0, 500.0);
+    const uint32_t f = send_timing(h, LR_CMD_METER, 0, 3.0);
+    h.run(2);
+    auto evs = h.drain();
+    auto code = [&](uint32_t id) {
+        for (auto& ev : evs)
+            if (ev.id == id) return ev.code;
+        return -1;
+    };
+    CHECK(code(a) == LR_E_BAD_VALUE);
+    CHECK(code(b) == LR_E_BAD_VALUE);
+    CHECK(code(c) == LR_E_BAD_VALUE);
+    CHECK(code(d) == LR_E_BAD_VALUE);
+    CHECK(code(e) == LR_E_BAD_VALUE);
+    CHECK(code(f) == LR_OK);
+    CHECK(h.segment->meter_header()->beats_per_bar == 3);
 }

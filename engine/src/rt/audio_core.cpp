@@ -4,6 +4,7 @@
 
 #include "command.hpp"
 #include "dsp.hpp"
+#include "musical_grid.hpp"
 #include "ring.hpp"
 #include "rt_text.hpp"
 #include "schedule.hpp"
@@ -37,11 +38,22 @@ uint64_t monotonic_nsecs() {
 /// One playback of a sample from `origin` (the frame where its frame 0 plays).
 struct Voice {
     Sample* sample = nullptr;
-    uint64_t origin = 0;
+    uint64_t origin = 0;       // not grid-locked: frame where loop frame 0 played
+    bool grid_locked = false;  // following the master tempo: phase from the grid
+    double start_beat = 0.0;   // grid-locked: master beat where loop frame 0 played
+    double beats = 0.0;        // grid-locked: loop length in beats
     dsp::Ramp env;
     bool releasing = false;
     bool active() const { return sample != nullptr; }
 };
+
+/// 4-point, 3rd-order Hermite interpolation between y1 and y2. RT safe.
+inline float hermite(float y0, float y1, float y2, float y3, float t) {
+    const float c1 = 0.5f * (y2 - y0);
+    const float c2 = y0 - 2.5f * y1 + 2.0f * y2 - 0.5f * y3;
+    const float c3 = 0.5f * (y3 - y0) + 1.5f * (y1 - y2);
+    return ((c3 * t + c2) * t + c1) * t + y1;
+}
 
 struct Meter {
     float peak[2] = {0, 0};
@@ -86,6 +98,20 @@ struct Slot {
     uint64_t playhead = 0;
     bool info_dirty = true;
     lr_slot_info info{};
+    // Musical time: what the user declared, and the steady-state render.
+    double declared_bpm = 0.0;    // LOOP_TEMPO by BPM
+    double declared_beats = 0.0;  // LOOP_TEMPO by length in beats
+    double loop_beats = 0.0;      // > 0: follows the master tempo
+    double pitch = 0.0;           // semitones
+    uint32_t mode = LR_MODE_STRETCH;
+    Sample* render = nullptr;     // the render (possibly stale while a new one is made)
+    uint64_t render_frames = 0;   // what `render` was made for
+    double render_pitch = 1.0;
+    uint64_t render_load = 0;     // info.load_count of the source it was made from
+    uint32_t render_gen = 0;
+    bool render_needed = false;
+    bool render_ready = false;
+    bool render_wanted = false;   // a request still has to be queued
 };
 
 struct ClientView {
@@ -105,6 +131,8 @@ struct AudioCore::Impl {
     std::vector<Slot> slots;
     ClientView clients[LR_MAX_CLIENTS];
     rt::Schedule schedule;
+    rt::MusicalGrid grid;
+    bool grid_started = false;
     std::vector<float> scratch[2];
     Meter master_meter;
     uint32_t declick_frames = 0;
@@ -170,9 +198,137 @@ struct AudioCore::Impl {
         s.main.sample = sample;
         retain(sample);
         s.main.origin = origin;
+        s.main.grid_locked = false;
         s.main.releasing = false;
         s.main.env.jump(declick_frames == 0 ? 1.0f : 0.0f);
         s.main.env.set(1.0f, declick_frames);
+    }
+
+    // ---- musical time ----
+    /// What the slot plays now: its render when stretching, else the loaded audio.
+    static Sample* play_buffer(const Slot& s) {
+        return (s.render_needed && s.render) ? s.render : s.sample;
+    }
+    /// Output frames of one loop cycle (non-integer when following some tempos).
+    double cycle_frames(const Slot& s) const {
+        return s.loop_beats > 0.0 ? s.loop_beats * grid.frames_per_beat() : static_cast<double>(s.sample->frames);
+    }
+    uint64_t target_frames(const Slot& s) const {
+        return std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(cycle_frames(s))));
+    }
+    /// Loop phase (0..1) of a voice at frame f.
+    double voice_phase(const Voice& v, uint64_t f) const {
+        double phase;
+        if (v.grid_locked) phase = (grid.beat_at(f) - v.start_beat) / v.beats;
+        else phase = static_cast<double>((f - v.origin) % v.sample->frames) / static_cast<double>(v.sample->frames);
+        return phase - std::floor(phase);
+    }
+    /// Derive loop_beats from what was declared and the loaded length.
+    void update_loop_beats(Slot& s) {
+        if (s.declared_beats > 0.0) {
+            s.loop_beats = s.declared_beats;
+        } else if (s.declared_bpm > 0.0 && s.sample) {
+            const double beats = static_cast<double>(s.sample->frames) * s.declared_bpm / (60.0 * grid.sample_rate());
+            const double whole = std::nearbyint(beats);
+            // A loop cut to the beat is declared by its tempo: snap to whole beats.
+            s.loop_beats = (whole >= 1.0 && std::fabs(beats - whole) < 0.02 * whole) ? whole : beats;
+        } else {
+            s.loop_beats = 0.0;
+        }
+    }
+    /// Play `buffer` on the main voice from frame f on, at the same loop phase,
+    /// following the grid or not as the slot says (crossfaded by the declick ramp).
+    void rebind_main(Slot& s, Sample* buffer, uint64_t f) {
+        if (!s.main.active() || s.main.releasing || !buffer) return;
+        const double phase = voice_phase(s.main, f);
+        const bool follow = s.loop_beats > 0.0;
+        if (s.main.sample == buffer && s.main.grid_locked == follow &&
+            (!follow || s.main.beats == s.loop_beats))
+            return;
+        main_to_tail(s);
+        start_main(s, buffer, f);
+        if (follow) {
+            s.main.grid_locked = true;
+            s.main.beats = s.loop_beats;
+            s.main.start_beat = grid.beat_at(f) - phase * s.loop_beats;
+        } else {
+            const auto idx = static_cast<uint64_t>(std::llround(phase * static_cast<double>(buffer->frames))) %
+                             buffer->frames;
+            s.main.origin = f - idx;
+        }
+    }
+    /// Work out whether the slot needs a render and ask for one if its current
+    /// render does not fit any more; keep playing meanwhile. RT safe.
+    void refresh_render(Slot& s, int32_t index, uint64_t f) {
+        if (!s.sample) {
+            release(s.render);
+            s.render = nullptr;
+            s.render_needed = s.render_ready = s.render_wanted = false;
+            return;
+        }
+        const uint64_t target = target_frames(s);
+        const double scale = std::pow(2.0, s.pitch / 12.0);
+        s.render_needed = s.mode == LR_MODE_STRETCH && (target != s.sample->frames || s.pitch != 0.0);
+        if (s.render && s.render_load != s.info.load_count) {  // made from audio no longer loaded
+            rebind_main(s, s.sample, f);
+            release(s.render);
+            s.render = nullptr;
+        }
+        if (!s.render_needed) {
+            rebind_main(s, s.sample, f);
+            release(s.render);
+            s.render = nullptr;
+            s.render_ready = s.render_wanted = false;
+            owner->render_generations_[static_cast<uint32_t>(index)].store(++s.render_gen, std::memory_order_release);
+        } else if (s.render && s.render_frames == target && s.render_pitch == scale) {
+            s.render_ready = true;
+            s.render_wanted = false;
+        } else {
+            s.render_ready = false;
+            s.render_wanted = true;
+            owner->render_generations_[static_cast<uint32_t>(index)].store(++s.render_gen, std::memory_order_release);
+            request_render(s, index);
+        }
+        rebind_main(s, play_buffer(s), f);
+    }
+    void request_render(Slot& s, int32_t index) {
+        RenderRequest req;
+        req.slot = index;
+        req.generation = s.render_gen;
+        req.source = s.sample;
+        req.target_frames = target_frames(s);
+        req.pitch_scale = std::pow(2.0, s.pitch / 12.0);
+        retain(s.sample);
+        if (owner->render_requests_.push(req)) {
+            s.render_wanted = false;
+        } else {
+            release(s.sample);  // queue full: asked again next period
+        }
+    }
+    /// Take finished renders; install those still wanted. RT safe.
+    void install_renders() {
+        RenderAnswer a;
+        while (owner->render_answers_.pop_into(&a)) {
+            Slot& s = slots[static_cast<uint32_t>(a.slot)];
+            const bool current = a.generation == s.render_gen && a.source == s.sample && s.render_needed;
+            release(a.source);
+            if (!a.render) continue;
+            if (!current) {
+                owner->garbage_.push(a.render);
+                continue;
+            }
+            retain(a.render);
+            Sample* old = s.render;
+            s.render = a.render;
+            s.render_frames = a.target_frames;
+            s.render_pitch = a.pitch_scale;
+            s.render_load = s.info.load_count;
+            s.render_ready = true;
+            rebind_main(s, s.render, frame0);
+            release(old);
+        }
+        for (uint32_t i = 0; i < slots.size(); ++i)
+            if (slots[i].render_wanted) request_render(slots[i], static_cast<int32_t>(i));
     }
 
     bool any_solo() const {
@@ -290,8 +446,40 @@ struct AudioCore::Impl {
                 reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
                 return;
             }
+            case LR_CMD_METER:
+                grid.set_beats_per_bar(frame0, static_cast<uint32_t>(cmd.value[0]));
+                why << "meter " << static_cast<uint32_t>(cmd.value[0]) << " beats per bar";
+                reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
+                return;
+            case LR_CMD_LOOP_TEMPO:
+            case LR_CMD_PITCH:
+            case LR_CMD_MODE:
+                return set_slot_timing(client, cmd, why);
             default: return schedule_action(client, cmd, why);
         }
+    }
+
+    /// LOOP_TEMPO, PITCH and MODE: take effect now; a new render is asked for
+    /// if one is needed, and the slot plays varispeed until it arrives.
+    void set_slot_timing(uint32_t client, const lr_command& cmd, rt::Text& why) {
+        Slot& s = slots[static_cast<uint32_t>(cmd.slot)];
+        switch (cmd.type) {
+            case LR_CMD_LOOP_TEMPO:
+                s.declared_bpm = cmd.value[1] > 0.0 ? 0.0 : cmd.value[0];
+                s.declared_beats = cmd.value[1] > 0.0 ? cmd.value[1] : 0.0;
+                update_loop_beats(s);
+                break;
+            case LR_CMD_PITCH: s.pitch = cmd.value[0]; break;
+            case LR_CMD_MODE: s.mode = static_cast<uint32_t>(cmd.value[0]); break;
+            default: break;
+        }
+        refresh_render(s, cmd.slot, frame0);
+        why << rt::command_name(cmd.type) << " slot " << cmd.slot << ": ";
+        if (s.loop_beats > 0.0) why << "follows the master tempo, " << s.loop_beats << " beats";
+        else why << "plays at its own tempo";
+        why << ", pitch " << s.pitch << " st, " << (s.mode == LR_MODE_VARISPEED ? "varispeed" : "stretch");
+        if (s.render_needed && !s.render_ready) why << " (render pending)";
+        reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message, s.loop_beats, s.pitch);
     }
 
     void request_load(uint32_t client, const lr_command& cmd) {
@@ -323,6 +511,7 @@ struct AudioCore::Impl {
         main_to_tail(s);
         release(s.sample);
         s.sample = nullptr;
+        refresh_render(s, cmd.slot, frame0);
         s.playing = false;
         s.grid_valid = false;
         std::memset(&s.info, 0, sizeof s.info);
@@ -334,8 +523,7 @@ struct AudioCore::Impl {
     /// Work out the frame a schedulable command takes effect at, then apply it
     /// now (this period's first frame) or put it in the schedule.
     void schedule_action(uint32_t client, const lr_command& cmd, rt::Text& why) {
-        const uint32_t slot_index = static_cast<uint32_t>(cmd.slot);
-        Slot& s = slots[slot_index];
+        Slot* s = rt::command_takes_slot(cmd.type) ? &slots[static_cast<uint32_t>(cmd.slot)] : nullptr;
         uint64_t frame = frame0;
         uint64_t late_by = 0;
         if (cmd.flags & LR_CMD_F_AT) {
@@ -353,12 +541,24 @@ struct AudioCore::Impl {
         bool no_grid = false;
         if (cmd.quantize == LR_Q_FRAMES) {
             frame = rt::next_multiple(frame, cmd.quantize_arg);
+        } else if (cmd.quantize == LR_Q_BEAT) {
+            frame = grid.next_beat(frame, static_cast<uint32_t>(cmd.quantize_arg));
+        } else if (cmd.quantize == LR_Q_BAR) {
+            frame = grid.next_bar(frame, static_cast<uint32_t>(cmd.quantize_arg));
         } else if (cmd.quantize == LR_Q_SLOT) {
             const Slot& ref = slots[cmd.quantize_arg];
-            if (ref.grid_valid && ref.sample) frame = rt::next_grid_point(frame, ref.grid_origin, ref.sample->frames);
-            else no_grid = true;
+            if (ref.main.active() && !ref.main.releasing && ref.main.grid_locked) {
+                // A follower's loop starts are on beats: start_beat + k * beats.
+                const double k = std::ceil((grid.beat_at(frame) - ref.main.start_beat) / ref.main.beats - 1e-9);
+                frame = std::max(frame, grid.frame_at_or_after(ref.main.start_beat + std::max(0.0, k) * ref.main.beats));
+            } else if (ref.grid_valid && ref.sample) {
+                frame = rt::next_grid_point(frame, ref.grid_origin, ref.main.active() ? ref.main.sample->frames
+                                                                                       : ref.sample->frames);
+            } else {
+                no_grid = true;
+            }
         }
-        if (cmd.type == LR_CMD_PLAY && !s.sample) {
+        if (cmd.type == LR_CMD_PLAY && !s->sample) {
             why << "slot " << cmd.slot << " is empty: load a file first";
             reply(client, cmd, LR_EVT_ERROR, LR_E_NOT_LOADED, frame0, message);
             return;
@@ -370,12 +570,15 @@ struct AudioCore::Impl {
                 reply(client, cmd, LR_EVT_ERROR, LR_E_SCHEDULE_FULL, frame0, message);
                 return;
             }
-            note_scheduled(s, action);
+            if (s) note_scheduled(*s, action);
         } else {
-            note_scheduled(s, action);
+            if (s) note_scheduled(*s, action);
             apply(action);
         }
-        why << rt::command_name(cmd.type) << " slot " << cmd.slot << " at frame " << frame;
+        why << rt::command_name(cmd.type);
+        if (s) why << " slot " << cmd.slot;
+        else if (cmd.type == LR_CMD_TEMPO) why << " " << cmd.value[0] << " BPM";
+        why << " at frame " << frame;
         if (late_by) why << " (requested frame was " << late_by << " frames in the past)";
         if (no_grid) why << " (reference slot " << cmd.quantize_arg << " is not playing: not quantized)";
         reply(client, cmd, LR_EVT_ACK, LR_OK, frame, message);
@@ -393,13 +596,25 @@ struct AudioCore::Impl {
 
     /// Apply an action at the current render position. RT safe.
     void apply(const rt::Action& a) {
+        if (a.type == LR_CMD_TEMPO) {
+            grid.set_tempo(a.frame, a.value);
+            // Followers keep their phase (it comes from the grid); their renders no longer fit.
+            for (uint32_t i = 0; i < slots.size(); ++i)
+                if (slots[i].loop_beats > 0.0) refresh_render(slots[i], static_cast<int32_t>(i), a.frame);
+            return;
+        }
         Slot& s = slots[static_cast<uint32_t>(a.slot)];
         switch (a.type) {
             case LR_CMD_PLAY:
                 if (s.pending_starts) --s.pending_starts;
                 if (!s.sample) break;  // unloaded meanwhile
                 main_to_tail(s);
-                start_main(s, s.sample, a.frame);
+                start_main(s, play_buffer(s), a.frame);
+                if (s.loop_beats > 0.0) {
+                    s.main.grid_locked = true;
+                    s.main.beats = s.loop_beats;
+                    s.main.start_beat = grid.beat_at(a.frame);
+                }
                 s.playing = true;
                 s.start_frame = a.frame;
                 break;
@@ -448,19 +663,21 @@ struct AudioCore::Impl {
                 retain(fresh);
                 Sample* old = s.sample;
                 s.sample = fresh;
-                if (s.main.active() && !s.main.releasing) {
-                    // Swap what plays, keeping the slot's place on its grid.
-                    const uint64_t origin = s.main.origin;
-                    main_to_tail(s);
-                    start_main(s, fresh, origin);
-                }
-                release(old);
                 s.info.channels = fresh->channels;
                 s.info.source_rate = fresh->source_rate;
                 s.info.source_frames = fresh->source_frames;
                 s.info.load_count += 1;
                 std::memcpy(s.info.name, fresh->name, sizeof s.info.name);
                 s.info_dirty = true;
+                update_loop_beats(s);
+                if (s.main.active() && !s.main.releasing && !s.main.grid_locked && s.loop_beats == 0.0) {
+                    // Swap what plays, keeping the slot's place on its grid.
+                    const uint64_t origin = s.main.origin;
+                    main_to_tail(s);
+                    start_main(s, fresh, origin);
+                }
+                refresh_render(s, r->slot, frame0);  // followers rebind at the same phase
+                release(old);
                 if (client_still_there)
                     reply(client, answered, LR_EVT_ACK, LR_OK, frame0, r->message,
                           static_cast<double>(fresh->frames), static_cast<double>(fresh->source_rate));
@@ -475,9 +692,23 @@ struct AudioCore::Impl {
     void render_voice(Voice& v, uint64_t from, uint32_t n, float* left, float* right) {
         const Sample& smp = *v.sample;
         const uint64_t length = smp.frames;
-        uint64_t pos = (from - v.origin) % length;
         const float* in_l = smp.channel(0);
         const float* in_r = smp.channel(1);
+        uint64_t pos = 0;
+        if (v.grid_locked) {
+            // Phase from the master grid, at every sub-block: no drift, tempo changes keep the phase.
+            const double cycle = v.beats * grid.frames_per_beat();
+            const double phase = voice_phase(v, from);
+            if (std::fabs(cycle - static_cast<double>(length)) > 1e-6) {
+                render_varispeed(v, phase * static_cast<double>(length), static_cast<double>(length) / cycle, n,
+                                 left, right);
+                if (v.releasing && !v.env.moving()) drop_voice(v);
+                return;
+            }
+            pos = static_cast<uint64_t>(std::llround(phase * static_cast<double>(length))) % length;
+        } else {
+            pos = (from - v.origin) % length;
+        }
         if (!v.env.moving() && v.env.value == 1.0f) {
             for (uint32_t i = 0; i < n; ++i) {
                 left[i] += in_l[pos];
@@ -493,6 +724,28 @@ struct AudioCore::Impl {
             }
         }
         if (v.releasing && !v.env.moving()) drop_voice(v);
+    }
+
+    /// Read a loop at fractional positions (`step` source frames per output
+    /// frame), wrapping around, with Hermite interpolation. RT safe.
+    void render_varispeed(Voice& v, double pos, double step, uint32_t n, float* left, float* right) {
+        const Sample& smp = *v.sample;
+        const auto length = static_cast<int64_t>(smp.frames);
+        const float* in[2] = {smp.channel(0), smp.channel(1)};
+        const double len = static_cast<double>(length);
+        for (uint32_t i = 0; i < n; ++i) {
+            const double fl = std::floor(pos);
+            const auto i1 = static_cast<int64_t>(fl) % length;
+            const auto t = static_cast<float>(pos - fl);
+            const int64_t i0 = i1 == 0 ? length - 1 : i1 - 1;
+            const int64_t i2 = i1 + 1 == length ? 0 : i1 + 1;
+            const int64_t i3 = i2 + 1 == length ? 0 : i2 + 1;
+            const float e = v.env.next();
+            left[i] += e * hermite(in[0][i0], in[0][i1], in[0][i2], in[0][i3], t);
+            right[i] += e * hermite(in[1][i0], in[1][i1], in[1][i2], in[1][i3], t);
+            pos += step;
+            if (pos >= len) pos -= len;
+        }
     }
 
     /// Render frames [from, from + n) at offset `offset` into the outputs.
@@ -546,6 +799,10 @@ struct AudioCore::Impl {
         meter_header->callback_load_max = max_load;
         meter_header->xruns = owner->xruns_.load(std::memory_order_relaxed);
         meter_header->slot_count = static_cast<uint32_t>(slots.size());
+        meter_header->tempo_bpm = grid.bpm();
+        meter_header->beat = grid.beat_at(frame0);
+        meter_header->beats_per_bar = grid.beats_per_bar();
+        uint32_t pending = 0;
         for (uint32_t si = 0; si < slots.size(); ++si) {
             Slot& s = slots[si];
             s.meter.finish(nframes, coeff);
@@ -555,7 +812,21 @@ struct AudioCore::Impl {
             m.rms[0] = static_cast<float>(std::sqrt(s.meter.mean_square[0]));
             m.rms[1] = static_cast<float>(std::sqrt(s.meter.mean_square[1]));
             m.length = s.sample ? s.sample->frames : 0;
-            m.playhead = (s.playing && s.main.active()) ? (frame_end - s.main.origin) % s.main.sample->frames : 0;
+            m.playhead = (s.playing && s.main.active())
+                             ? static_cast<uint64_t>(std::llround(voice_phase(s.main, frame_end) *
+                                                                 static_cast<double>(s.main.sample->frames))) %
+                                   s.main.sample->frames
+                             : 0;
+            m.loop_beats = static_cast<float>(s.loop_beats);
+            m.loop_bpm = (s.loop_beats > 0.0 && s.sample)
+                             ? static_cast<float>(s.loop_beats * 60.0 * grid.sample_rate() / s.sample->frames)
+                             : 0.0f;
+            m.pitch = static_cast<float>(s.pitch);
+            m.mode = s.mode;
+            m.render = !s.render_needed ? uint32_t{LR_RENDER_NONE}
+                       : s.render_ready ? uint32_t{LR_RENDER_READY}
+                                        : uint32_t{LR_RENDER_PENDING};
+            if (s.render_needed && !s.render_ready) ++pending;
             m.start_frame = s.start_frame;
             m.state = !s.sample ? uint32_t{LR_SLOT_EMPTY} : s.playing ? uint32_t{LR_SLOT_PLAYING} : uint32_t{LR_SLOT_STOPPED};
             const bool audible = !s.mute && (!any_solo_cached || s.solo);
@@ -573,6 +844,7 @@ struct AudioCore::Impl {
                 s.info_dirty = false;
             }
         }
+        meter_header->renders_pending = pending;
         std::atomic_ref<uint32_t>(meter_header->seq).store(seq + 2, std::memory_order_release);
     }
     bool any_solo_cached = false;
@@ -583,7 +855,10 @@ AudioCore::AudioCore(shm::Segment& segment, const CoreConfig& config)
       impl_(std::make_unique<Impl>(segment, config)),
       load_requests_(64),
       load_results_(64),
-      garbage_(static_cast<std::size_t>(config.slot_count) * 3 + 256) {
+      garbage_(static_cast<std::size_t>(config.slot_count) * 6 + 256),
+      render_requests_(static_cast<std::size_t>(config.slot_count) + 8),
+      render_answers_(static_cast<std::size_t>(config.slot_count) + 8),
+      render_generations_(std::make_unique<std::atomic<uint32_t>[]>(config.slot_count)) {
     impl_->owner = this;
     sample_rate_.store(config.sample_rate);
 }
@@ -592,7 +867,7 @@ AudioCore::~AudioCore() {
     // Samples still referenced by slots and voices, and any left in the queues.
     std::vector<Sample*> held;
     for (auto& s : impl_->slots)
-        for (Sample* p : {s.sample, s.main.sample, s.tail.sample})
+        for (Sample* p : {s.sample, s.main.sample, s.tail.sample, s.render})
             if (p && std::find(held.begin(), held.end(), p) == held.end()) held.push_back(p);
     Sample* g = nullptr;
     while (garbage_.pop_into(&g))
@@ -600,6 +875,14 @@ AudioCore::~AudioCore() {
     LoadResult r;
     while (load_results_.pop_into(&r))
         if (r.sample) held.push_back(r.sample);
+    RenderAnswer a;
+    while (render_answers_.pop_into(&a)) {
+        if (a.render) held.push_back(a.render);
+        if (a.source && std::find(held.begin(), held.end(), a.source) == held.end()) held.push_back(a.source);
+    }
+    RenderRequest q;
+    while (render_requests_.pop_into(&q))
+        if (q.source && std::find(held.begin(), held.end(), q.source) == held.end()) held.push_back(q.source);
     for (Sample* p : held) delete p;
 }
 
@@ -623,7 +906,12 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     for (auto& s : m.slots) s.meter.begin_period();
     m.master_meter.begin_period();
 
+    if (!m.grid_started) {
+        m.grid.reset(frame_time, rate);
+        m.grid_started = true;
+    }
     m.install_loads();
+    m.install_renders();
     m.read_clients();
 
     const uint64_t end = frame_time + nframes;

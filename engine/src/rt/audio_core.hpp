@@ -43,6 +43,27 @@ struct LoadResult {
     char message[LR_MESSAGE_MAX] = {};
 };
 
+/// A steady-state render the audio thread wants (stretch to `target_frames`,
+/// shift pitch by `pitch_scale`), for the render thread. The audio thread holds
+/// a reference to `source` until the answer comes back.
+struct RenderRequest {
+    int32_t slot = 0;
+    uint32_t generation = 0;   // compared with latest_render_generation(slot)
+    Sample* source = nullptr;
+    uint64_t target_frames = 0;
+    double pitch_scale = 1.0;
+};
+
+/// The render thread's answer; `render` is null if it was skipped or failed.
+struct RenderAnswer {
+    int32_t slot = 0;
+    uint32_t generation = 0;
+    Sample* source = nullptr;
+    Sample* render = nullptr;
+    uint64_t target_frames = 0;
+    double pitch_scale = 1.0;
+};
+
 struct CoreConfig {
     uint32_t slot_count = 32;
     uint32_t sample_rate = 48000;
@@ -75,6 +96,13 @@ public:
     SpscQueue<LoadRequest>& load_requests() { return load_requests_; }
     SpscQueue<LoadResult>& load_results() { return load_results_; }
     SpscQueue<Sample*>& garbage() { return garbage_; }
+    SpscQueue<RenderRequest>& render_requests() { return render_requests_; }
+    SpscQueue<RenderAnswer>& render_answers() { return render_answers_; }
+    /// The newest render generation the audio thread asked for on `slot`: the
+    /// render thread skips older requests. Any thread.
+    uint32_t latest_render_generation(int32_t slot) const {
+        return render_generations_[static_cast<uint32_t>(slot)].load(std::memory_order_acquire);
+    }
 
     /// Any thread.
     void count_xrun() { xruns_.fetch_add(1, std::memory_order_relaxed); }
@@ -89,6 +117,9 @@ private:
     SpscQueue<LoadRequest> load_requests_;
     SpscQueue<LoadResult> load_results_;
     SpscQueue<Sample*> garbage_;
+    SpscQueue<RenderRequest> render_requests_;
+    SpscQueue<RenderAnswer> render_answers_;
+    std::unique_ptr<std::atomic<uint32_t>[]> render_generations_;
     std::atomic<uint32_t> xruns_{0};
     std::atomic<uint32_t> sample_rate_{48000};
 };

@@ -16,6 +16,11 @@ const char* command_name(uint32_t type) {
         case LR_CMD_MUTE: return "mute";
         case LR_CMD_SOLO: return "solo";
         case LR_CMD_DECLICK: return "declick";
+        case LR_CMD_TEMPO: return "tempo";
+        case LR_CMD_METER: return "meter";
+        case LR_CMD_LOOP_TEMPO: return "loop-tempo";
+        case LR_CMD_PITCH: return "pitch";
+        case LR_CMD_MODE: return "mode";
         default: return "?";
     }
 }
@@ -24,6 +29,7 @@ bool command_takes_slot(uint32_t type) {
     switch (type) {
         case LR_CMD_LOAD: case LR_CMD_UNLOAD: case LR_CMD_PLAY: case LR_CMD_STOP:
         case LR_CMD_GAIN: case LR_CMD_PAN: case LR_CMD_MUTE: case LR_CMD_SOLO:
+        case LR_CMD_LOOP_TEMPO: case LR_CMD_PITCH: case LR_CMD_MODE:
             return true;
         default:
             return false;
@@ -59,7 +65,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         why << "slot " << cmd.slot << " out of range (0.." << (slot_count - 1) << ")";
         return LR_E_BAD_SLOT;
     }
-    const bool schedulable = type == LR_CMD_PLAY || type == LR_CMD_STOP;
+    const bool schedulable = type == LR_CMD_PLAY || type == LR_CMD_STOP || type == LR_CMD_TEMPO;
     if (cmd.quantize != LR_Q_NONE) {
         if (!schedulable) {
             why << command_name(type) << " cannot be quantized";
@@ -75,6 +81,12 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
             if (cmd.quantize_arg == 0 || cmd.quantize_arg > kMaxQuantizeFrames) {
                 why << "quantize cycle of " << cmd.quantize_arg << " frames is out of range (1.."
                     << kMaxQuantizeFrames << ")";
+                return LR_E_QUANTIZE;
+            }
+        } else if (cmd.quantize == LR_Q_BEAT || cmd.quantize == LR_Q_BAR) {
+            if (cmd.quantize_arg > 1024) {
+                why << "quantize every " << cmd.quantize_arg << (cmd.quantize == LR_Q_BEAT ? " beats" : " bars")
+                    << " is out of range (0..1024)";
                 return LR_E_QUANTIZE;
             }
         } else {
@@ -93,6 +105,27 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         case LR_CMD_MUTE:
         case LR_CMD_SOLO:
             if (v != 0.0 && v != 1.0) return bad_value(why, command_name(type), v, "0 or 1");
+            break;
+        case LR_CMD_TEMPO:
+            if (!std::isfinite(v) || v < 20.0 || v > 400.0) return bad_value(why, "tempo", v, "20..400 BPM");
+            break;
+        case LR_CMD_METER:
+            if (!std::isfinite(v) || v < 1.0 || v > 32.0 || v != std::floor(v))
+                return bad_value(why, "meter", v, "1..32 beats per bar");
+            break;
+        case LR_CMD_LOOP_TEMPO: {
+            const double beats = cmd.value[1];
+            if (!std::isfinite(v) || !std::isfinite(beats) || v < 0.0 || beats < 0.0)
+                return bad_value(why, "loop tempo", std::isfinite(v) && v >= 0.0 ? beats : v, "a BPM of 20..400 or 0.25..1024 beats");
+            if (beats > 0.0 && (beats < 0.25 || beats > 1024.0)) return bad_value(why, "loop length", beats, "0.25..1024 beats");
+            if (beats == 0.0 && v != 0.0 && (v < 20.0 || v > 400.0)) return bad_value(why, "loop tempo", v, "20..400 BPM");
+            break;
+        }
+        case LR_CMD_PITCH:
+            if (!std::isfinite(v) || v < -24.0 || v > 24.0) return bad_value(why, "pitch", v, "-24..+24 semitones");
+            break;
+        case LR_CMD_MODE:
+            if (v != LR_MODE_STRETCH && v != LR_MODE_VARISPEED) return bad_value(why, "mode", v, "0 = stretch, 1 = varispeed");
             break;
         case LR_CMD_DECLICK:
             if (!std::isfinite(v) || v < 0.0 || v > kMaxDeclickMs) return bad_value(why, "declick", v, "0..100 ms");
