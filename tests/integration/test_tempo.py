@@ -74,6 +74,19 @@ def test_follower_plays_exactly_its_beats_at_the_master_tempo(rig, capture, tmp_
     assert np.abs(sig).max() > 0.1
     assert exact_period(sig, valid, 76800) < 1e-6
     assert exact_period(sig, valid, 76801) > 1e-3  # a one-frame error would show
+    # The seam: the step across each loop boundary is no larger than the
+    # largest step inside the loop (no click where the render wraps).
+    abs0 = rec.t0 + first
+    steps = np.abs(np.diff(sig))
+    ok = valid[1:] & valid[:-1]
+    bounds = [b - abs0 - 1 for b in range(start, abs0 + len(sig), 76800) if b - abs0 - 1 >= 0]
+    bounds = [i for i in bounds if i < len(steps) and ok[i]]
+    assert bounds, "no loop boundary captured"
+    inside = ok.copy()
+    inside[bounds] = False
+    inner = steps[inside].max()
+    for i in bounds:
+        assert steps[i] <= inner + 1e-7, (i, steps[i], inner)
 
 
 def test_pitch_plus_7_semitones_measures_659_hz_and_keeps_the_length(rig, capture, tmp_path):
