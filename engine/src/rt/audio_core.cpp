@@ -312,7 +312,11 @@ struct AudioCore::Impl {
             Slot& s = slots[static_cast<uint32_t>(a.slot)];
             const bool current = a.generation == s.render_gen && a.source == s.sample && s.render_needed;
             release(a.source);
-            if (!a.render) continue;
+            if (!a.render) {
+                // The renderer refused (e.g. a ratio beyond 1/8..8): stay varispeed, say so in the meters.
+                if (current) s.render_needed = false;
+                continue;
+            }
             if (!current) {
                 owner->garbage_.push(a.render);
                 continue;
