@@ -6,8 +6,11 @@ import os
 import sys
 
 _pyclient = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyclient")
-if _pyclient not in sys.path:
-    sys.path.insert(0, _pyclient)
+# First on the path, even if it is there already behind the repository root
+# (PYTHONPATH=pyclient): otherwise this shim would import itself again.
+if _pyclient in sys.path:
+    sys.path.remove(_pyclient)
+sys.path.insert(0, _pyclient)
 _shim = sys.modules.pop("looprig", None)
 import looprig as _real  # noqa: E402  (the package, now first on the path)
 
