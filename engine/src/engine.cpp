@@ -8,6 +8,7 @@
 #include <jack/uuid.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
@@ -126,6 +127,21 @@ int Engine::process_callback(jack_nframes_t nframes, void* arg) {
         out.slot_left = self->slot_buffers_[0].data();
         out.slot_right = self->slot_buffers_[1].data();
     }
+    if (self->core_->transport_mode() != LR_TRANSPORT_OFF) {
+        jack_position_t pos;
+        TransportInfo t;
+        t.rolling = jack_transport_query(self->client_, &pos) == JackTransportRolling;  // RT safe
+        t.frame = pos.frame;
+        t.bbt_valid = (pos.valid & JackPositionBBT) && pos.beats_per_minute > 0 && pos.beats_per_bar > 0 &&
+                      pos.ticks_per_beat > 0 && pos.bar >= 1 && pos.beat >= 1;
+        if (t.bbt_valid) {
+            t.bpm = pos.beats_per_minute;
+            t.beats_per_bar = pos.beats_per_bar;
+            t.beat = (pos.bar - 1) * static_cast<double>(pos.beats_per_bar) + (pos.beat - 1) +
+                     pos.tick / pos.ticks_per_beat;
+        }
+        self->core_->set_transport(t);
+    }
     self->core_->process(nframes, self->clock_.extend(jack_last_frame_time(self->client_)), out);
     rt_guard::leave();
     return 0;
@@ -150,6 +166,43 @@ int Engine::sample_rate_callback(jack_nframes_t rate, void* arg) {
         self->segment_->header()->sample_rate = rate;
     }
     return 0;
+}
+
+void Engine::timebase_callback(jack_transport_state_t, jack_nframes_t, jack_position_t* pos, int, void* arg) {
+    // Runs on the audio thread, after process(): BBT of looprig's grid for the next cycle. RT safe.
+    auto* self = static_cast<Engine*>(arg);
+    double bpm = 120, bpb = 4, beat = 0;
+    self->core_->timebase(&bpm, &bpb, &beat);
+    constexpr double kTicks = 1920.0;
+    const double whole = std::floor(beat);
+    const auto bar_index = static_cast<int64_t>(std::floor(beat / bpb));
+    pos->valid = JackPositionBBT;
+    pos->bar = static_cast<int32_t>(bar_index + 1);
+    pos->beat = static_cast<int32_t>(whole - static_cast<double>(bar_index) * bpb) + 1;
+    pos->tick = static_cast<int32_t>((beat - whole) * kTicks);
+    pos->bar_start_tick = static_cast<double>(bar_index) * bpb * kTicks;
+    pos->beats_per_bar = static_cast<float>(bpb);
+    pos->beat_type = 4.0f;
+    pos->ticks_per_beat = kTicks;
+    pos->beats_per_minute = bpm;
+}
+
+void Engine::update_timebase() {
+    const bool want = core_->transport_mode() == LR_TRANSPORT_MASTER;
+    if (!want) timebase_refused_ = false;
+    if (want == timebase_registered_ || (want && timebase_refused_)) return;
+    if (want) {
+        if (jack_set_timebase_callback(client_, 0, &Engine::timebase_callback, this) == 0) {
+            timebase_registered_ = true;
+            log("timebase master: other JACK clients follow looprig's tempo and bars");
+        } else {
+            timebase_refused_ = true;  // asked again when the mode is set anew
+            log("could not become JACK timebase master (another client holds it)");
+        }
+    } else {
+        jack_release_timebase(client_);
+        timebase_registered_ = false;
+    }
 }
 
 void Engine::shutdown_callback(jack_status_t, const char* reason, void* arg) {
@@ -191,6 +244,7 @@ int Engine::run() {
     while (!g_stop.load()) {
         std::this_thread::sleep_for(10ms);
         free_garbage();
+        update_timebase();
         if (++tick % 10 == 0) reap_dead_clients();
         if (rt_guard::armed_build()) {
             const uint64_t v = rt_guard::violations();

@@ -10,6 +10,7 @@
 #include "segment.hpp"
 
 #include <jack/jack.h>
+#include <jack/transport.h>
 
 #include <atomic>
 #include <memory>
@@ -43,6 +44,9 @@ private:
     static int buffer_size_callback(jack_nframes_t nframes, void* self);
     static int sample_rate_callback(jack_nframes_t rate, void* self);
     static void shutdown_callback(jack_status_t code, const char* reason, void* self);
+    static void timebase_callback(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t* pos,
+                                  int new_pos, void* self);
+    void update_timebase();
     void register_ports();
     void reap_dead_clients();
     void free_garbage();
@@ -62,6 +66,8 @@ private:
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};
     std::atomic<uint32_t> buffer_size_{0};
+    bool timebase_registered_ = false;  // main thread only
+    bool timebase_refused_ = false;
 };
 
 }  // namespace looprig

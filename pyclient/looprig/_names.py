@@ -36,6 +36,10 @@ SLOT_STATE_NAMES: Dict[int, str] = {v: k for k, v in SLOT_STATES.items()}
 MODES: Dict[str, int] = _enum("enum lr_slot_mode", "LR_MODE_")
 MODE_NAMES: Dict[int, str] = {v: k for k, v in MODES.items()}
 
+#: ``{"off": 0, "follow": 1, "master": 2}`` from ``enum lr_transport_mode``.
+TRANSPORT_MODES: Dict[str, int] = _enum("enum lr_transport_mode", "LR_TRANSPORT_")
+TRANSPORT_MODE_NAMES: Dict[int, str] = {v: k for k, v in TRANSPORT_MODES.items()}
+
 #: ``{"none": 0, "pending": 1, "ready": 2}`` from ``enum lr_render_state``.
 RENDER_STATES: Dict[str, int] = _enum("enum lr_render_state", "LR_RENDER_")
 RENDER_STATE_NAMES: Dict[int, str] = {v: k for k, v in RENDER_STATES.items()}

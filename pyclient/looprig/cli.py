@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("slot", type=_slot)
     s.add_argument("mode", type=str.lower, choices=sorted(MODES, key=MODES.__getitem__))
 
+    s = add("transport", "JACK transport: follow it, be its timebase master, or ignore it (off)")
+    s.add_argument("transport_mode", type=str.lower, choices=["off", "follow", "master"], metavar="off|follow|master")
+
     add("ping", "round trip to the engine; prints its frame time")
 
     s = add("status", "engine info and a table of slots")
@@ -345,6 +348,10 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
     elif c == "mode":
         ev = rig.send("mode", slot, value=MODES[args.mode], wait=True, timeout=timeout)
         out.emit(_with_msg("mode %d: %s at frame %d" % (slot, args.mode, ev.frame), ev), _ev_json(ev, mode=args.mode))
+    elif c == "transport":
+        frame = rig.transport(args.transport_mode, timeout=timeout)
+        out.emit("transport %s at frame %d" % (args.transport_mode, frame),
+                 {"ok": True, "command": "transport", "mode": args.transport_mode, "frame": frame})
     elif c == "ping":
         t0 = time.monotonic()
         ev = rig.send("ping", 0, wait=True, timeout=timeout)

@@ -30,6 +30,7 @@ from ._names import (
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
     MODES,
+    TRANSPORT_MODES,
     QUANTIZE,
     SEND_ERRORS,
 )
@@ -899,6 +900,35 @@ class Rig:
             Unknown mode name (nothing is sent).
         """
         return self._do("mode", slot, timeout, value=float(_mode_value(mode))).frame
+
+    def transport(self, mode: str, timeout: Optional[float] = None) -> int:
+        """Choose how looprig relates to the JACK transport.
+
+        Parameters
+        ----------
+        mode : {"off", "follow", "master"}
+            ``"off"``: looprig's own grid. ``"follow"``: tempo, meter and beat
+            position come from the JACK transport (the timebase master's
+            BBT); loops that follow the master tempo pause while the transport
+            is stopped and move with it when it is relocated. ``"master"``:
+            looprig becomes JACK timebase master, so other clients follow its
+            tempo and bars.
+
+        Returns
+        -------
+        int
+            Frame at which the command takes effect.
+
+        Raises
+        ------
+        ValueError
+            Unknown mode (nothing is sent).
+        """
+        try:
+            value = TRANSPORT_MODES[mode.strip().lower()]
+        except (KeyError, AttributeError):
+            raise ValueError("unknown transport mode %r (one of %s)" % (mode, ", ".join(TRANSPORT_MODES))) from None
+        return self._do("transport", 0, timeout, value=float(value)).frame
 
     def _meter_header(self) -> Any:
         """A consistent copy of ``lr_meter_header`` (cffi struct)."""

@@ -63,6 +63,8 @@ _HEADER_SCALARS = (
     "beat",
     "beats_per_bar",
     "renders_pending",
+    "transport_mode",
+    "transport_rolling",
 )
 
 # C primitive name -> NumPy dtype name.
@@ -288,6 +290,16 @@ class Meters:
         return int(self._hdr.renders_pending)
 
     @property
+    def transport(self) -> str:
+        """JACK transport mode in force: "off", "follow" or "master"."""
+        return {0: "off", 1: "follow", 2: "master"}.get(int(self._hdr.transport_mode), "?")
+
+    @property
+    def transport_rolling(self) -> bool:
+        """True while the JACK transport rolls (in follow or master mode)."""
+        return bool(self._hdr.transport_rolling)
+
+    @property
     def names(self) -> List[str]:
         """File names of the slots (``""`` when empty)."""
         return [
@@ -400,6 +412,8 @@ class Meters:
             "beat": _json_float(self.beat),
             "beats_per_bar": self.beats_per_bar,
             "renders_pending": self.renders_pending,
+            "transport": self.transport,
+            "transport_rolling": self.transport_rolling,
             "master": {
                 "peak": [_json_float(v) for v in mp],
                 "rms": [_json_float(v) for v in mr],

@@ -573,3 +573,28 @@ def test_cli_musical_commands(menv):
         for args in (["tempo", "120"], ["meter", "4"], ["pitch", "0", "0"], ["mode", "0", "stretch"],
                      ["loop-tempo", "0", "off"]):
             run_cli(n + args)
+
+
+def test_transport_modes_and_cli_parse():
+    """transport off|follow|master: names from the header; bad names refused before sending."""
+    from looprig._names import TRANSPORT_MODES
+    from looprig import cli
+
+    assert TRANSPORT_MODES == {"off": 0, "follow": 1, "master": 2}
+    assert cli.parse_args(["transport", "follow"]).transport_mode == "follow"
+    with pytest.raises(SystemExit):
+        cli.parse_args(["transport", "sideways"])
+
+
+def test_transport_round_trip(engine):
+    import looprig
+
+    with looprig.attach(name=engine.name) as rig:
+        with pytest.raises(ValueError):
+            rig.transport("sideways")
+        rig.transport("follow")
+        deadline = time.monotonic() + 2
+        while rig.meters().transport != "follow" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rig.meters().transport == "follow"
+        rig.transport("off")

@@ -133,6 +133,27 @@ struct AudioCore::Impl {
     rt::Schedule schedule;
     rt::MusicalGrid grid;
     bool grid_started = false;
+    uint32_t last_nframes = 0;
+    bool paused = false;            // following a stopped JACK transport: followers are silent
+    bool transport_rolling = false;
+
+    /// Transport follow: take tempo, meter and beat position from the JACK
+    /// transport for this period. RT safe.
+    void follow_transport() {
+        const TransportInfo& t = owner->transport_;
+        transport_rolling = t.rolling;
+        paused = !t.rolling;
+        if (!t.rolling) return;
+        const double bpm = t.bbt_valid ? t.bpm : grid.bpm();
+        const double bpb = t.bbt_valid ? t.beats_per_bar : grid.beats_per_bar();
+        const double beat = t.bbt_valid ? t.beat : static_cast<double>(t.frame) * bpm / (60.0 * grid.sample_rate());
+        const bool tempo_changed = std::fabs(std::clamp(bpm, rt::MusicalGrid::kMinBpm, rt::MusicalGrid::kMaxBpm) -
+                                             grid.bpm()) > 1e-9;
+        grid.set_position(frame0, beat, bpm, static_cast<uint32_t>(std::lround(bpb)));
+        if (tempo_changed)
+            for (uint32_t i = 0; i < slots.size(); ++i)
+                if (slots[i].loop_beats > 0.0) refresh_render(slots[i], static_cast<int32_t>(i), frame0);
+    }
     std::vector<float> scratch[2];
     Meter master_meter;
     uint32_t declick_frames = 0;
@@ -459,6 +480,14 @@ struct AudioCore::Impl {
             case LR_CMD_PITCH:
             case LR_CMD_MODE:
                 return set_slot_timing(client, cmd, why);
+            case LR_CMD_TRANSPORT: {
+                const auto mode = static_cast<uint32_t>(cmd.value[0]);
+                owner->transport_mode_.store(mode, std::memory_order_release);
+                why << "transport "
+                    << (mode == LR_TRANSPORT_FOLLOW ? "follow" : mode == LR_TRANSPORT_MASTER ? "master" : "off");
+                reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
+                return;
+            }
             default: return schedule_action(client, cmd, why);
         }
     }
@@ -766,8 +795,9 @@ struct AudioCore::Impl {
             float* r = scratch[1].data();
             std::fill_n(l, n, 0.0f);
             std::fill_n(r, n, 0.0f);
-            if (s.main.active()) render_voice(s.main, from, n, l, r);
-            if (s.tail.active()) render_voice(s.tail, from, n, l, r);
+            // A stopped transport (follow mode) silences the followers; they resume on its position.
+            if (s.main.active() && !(paused && s.main.grid_locked)) render_voice(s.main, from, n, l, r);
+            if (s.tail.active() && !(paused && s.tail.grid_locked)) render_voice(s.tail, from, n, l, r);
             float* slot_l = out.slot_left ? out.slot_left[si] + offset : nullptr;
             float* slot_r = out.slot_right ? out.slot_right[si] + offset : nullptr;
             float* master_l = out.master[0] + offset;
@@ -849,6 +879,8 @@ struct AudioCore::Impl {
             }
         }
         meter_header->renders_pending = pending;
+        meter_header->transport_mode = owner->transport_mode_.load(std::memory_order_relaxed);
+        meter_header->transport_rolling = transport_rolling ? 1u : 0u;
         std::atomic_ref<uint32_t>(meter_header->seq).store(seq + 2, std::memory_order_release);
     }
     bool any_solo_cached = false;
@@ -890,11 +922,18 @@ AudioCore::~AudioCore() {
     for (Sample* p : held) delete p;
 }
 
+void AudioCore::timebase(double* bpm, double* beats_per_bar, double* beat) const {
+    *bpm = impl_->grid.bpm();
+    *beats_per_bar = impl_->grid.beats_per_bar();
+    *beat = impl_->grid.beat_at(impl_->frame0 + impl_->last_nframes);  // JACK asks for the next cycle
+}
+
 void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs& out) {
     Impl& m = *impl_;
     const uint64_t t0 = monotonic_nsecs();
     const uint32_t rate = sample_rate_.load(std::memory_order_relaxed);
     m.frame0 = frame_time;
+    m.last_nframes = nframes;
     ++m.period;
     std::fill_n(out.master[0], nframes, 0.0f);
     std::fill_n(out.master[1], nframes, 0.0f);
@@ -917,6 +956,13 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     m.install_loads();
     m.install_renders();
     m.read_clients();
+    const uint32_t transport = transport_mode_.load(std::memory_order_acquire);
+    if (transport == LR_TRANSPORT_FOLLOW) {
+        m.follow_transport();
+    } else {
+        m.paused = false;
+        m.transport_rolling = transport == LR_TRANSPORT_MASTER && transport_.rolling;
+    }
 
     const uint64_t end = frame_time + nframes;
     uint64_t cursor = frame_time;

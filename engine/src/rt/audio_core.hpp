@@ -64,6 +64,16 @@ struct RenderAnswer {
     double pitch_scale = 1.0;
 };
 
+/// The JACK transport as read by jack_transport_query() in this period.
+struct TransportInfo {
+    bool rolling = false;
+    bool bbt_valid = false;
+    uint64_t frame = 0;          // transport position (frames)
+    double bpm = 120.0;
+    double beats_per_bar = 4.0;
+    double beat = 0.0;           // beats since bar 1 beat 1 (from BBT)
+};
+
 struct CoreConfig {
     uint32_t slot_count = 32;
     uint32_t sample_rate = 48000;
@@ -110,6 +120,15 @@ public:
     void set_sample_rate(uint32_t rate) { sample_rate_.store(rate, std::memory_order_relaxed); }
     uint32_t slot_count() const { return config_.slot_count; }
 
+    /// The transport mode clients asked for (the JACK side registers or
+    /// releases the timebase callback accordingly). Any thread.
+    uint32_t transport_mode() const { return transport_mode_.load(std::memory_order_acquire); }
+    /// This period's JACK transport, set before process(). Audio thread only.
+    void set_transport(const TransportInfo& info) { transport_ = info; }
+    /// Tempo, meter and beat position of the master grid at the start of the
+    /// next period, for the JACK timebase callback. Audio thread only. RT safe.
+    void timebase(double* bpm, double* beats_per_bar, double* beat) const;
+
 private:
     struct Impl;
     CoreConfig config_;
@@ -122,6 +141,8 @@ private:
     std::unique_ptr<std::atomic<uint32_t>[]> render_generations_;
     std::atomic<uint32_t> xruns_{0};
     std::atomic<uint32_t> sample_rate_{48000};
+    std::atomic<uint32_t> transport_mode_{LR_TRANSPORT_OFF};
+    TransportInfo transport_;
 };
 
 }  // namespace looprig

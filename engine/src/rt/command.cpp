@@ -21,6 +21,7 @@ const char* command_name(uint32_t type) {
         case LR_CMD_LOOP_TEMPO: return "loop-tempo";
         case LR_CMD_PITCH: return "pitch";
         case LR_CMD_MODE: return "mode";
+        case LR_CMD_TRANSPORT: return "transport";
         default: return "?";
     }
 }
@@ -126,6 +127,10 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
             break;
         case LR_CMD_MODE:
             if (v != LR_MODE_STRETCH && v != LR_MODE_VARISPEED) return bad_value(why, "mode", v, "0 = stretch, 1 = varispeed");
+            break;
+        case LR_CMD_TRANSPORT:
+            if (v != LR_TRANSPORT_OFF && v != LR_TRANSPORT_FOLLOW && v != LR_TRANSPORT_MASTER)
+                return bad_value(why, "transport", v, "0 = off, 1 = follow, 2 = master");
             break;
         case LR_CMD_DECLICK:
             if (!std::isfinite(v) || v < 0.0 || v > kMaxDeclickMs) return bad_value(why, "declick", v, "0..100 ms");

@@ -64,6 +64,15 @@ public:
         anchor_frame_ = f;
         bpm_ = bpm;
     }
+    /// Take position, tempo and meter from outside (the JACK transport): beat
+    /// `beat` at frame f; bars start every `beats_per_bar` beats from beat 0.
+    void set_position(uint64_t f, double beat, double bpm, uint32_t beats_per_bar) {
+        anchor_frame_ = f;
+        anchor_beat_ = snap(beat);
+        bpm_ = std::clamp(bpm, kMinBpm, kMaxBpm);
+        beats_per_bar_ = std::clamp<uint32_t>(beats_per_bar, 1, kMaxBeatsPerBar);
+        bar_anchor_beat_ = 0.0;
+    }
     /// Change the meter from frame f on: bars restart at the bar that f is in.
     void set_beats_per_bar(uint64_t f, uint32_t beats) {
         const double b = beat_at(f);

@@ -59,7 +59,8 @@ enum lr_command_type {
                                both 0 = not following (plays at its own speed) */
     LR_CMD_PITCH = 14,   /* value[0] = semitones (-24..+24, fractions are cents) */
     LR_CMD_MODE = 15,    /* value[0] = lr_slot_mode */
-    LR_CMD_TYPE_COUNT = 16
+    LR_CMD_TRANSPORT = 16, /* slot ignored; value[0] = lr_transport_mode */
+    LR_CMD_TYPE_COUNT = 17
 };
 
 /* lr_command.flags */
@@ -123,6 +124,14 @@ enum lr_slot_state {
 enum lr_slot_mode {
     LR_MODE_STRETCH = 0,   /* time-stretch (Rubber Band): tempo and pitch independent */
     LR_MODE_VARISPEED = 1  /* resample: pitch follows tempo; the pitch setting is not used */
+};
+
+/* JACK transport (LR_CMD_TRANSPORT). */
+enum lr_transport_mode {
+    LR_TRANSPORT_OFF = 0,     /* looprig's own grid; the JACK transport is ignored */
+    LR_TRANSPORT_FOLLOW = 1,  /* tempo, meter and beat position from the JACK transport
+                                 (BBT of the timebase master); followers pause while it is stopped */
+    LR_TRANSPORT_MASTER = 2   /* looprig is timebase master: other clients get its tempo and BBT */
 };
 
 /* lr_slot_meter.render */
@@ -239,7 +248,9 @@ typedef struct lr_meter_header {
     double beat;              /* master beat position at frame_time (0 = first beat) */
     uint32_t beats_per_bar;
     uint32_t renders_pending; /* slots waiting for a steady-state render */
-    uint32_t reserved[14];
+    uint32_t transport_mode;  /* lr_transport_mode in force */
+    uint32_t transport_rolling; /* 1 while the JACK transport rolls (follow/master) */
+    uint32_t reserved[12];
 } lr_meter_header;
 
 typedef struct lr_slot_meter {
