@@ -407,3 +407,45 @@ TEST_CASE("musical commands are validated") {
     CHECK(code(f) == LR_OK);
     CHECK(h.segment->meter_header()->beats_per_bar == 3);
 }
+
+TEST_CASE("grid lock over 10 minutes of audio with tempo changes: 0 frames offset") {
+    CoreHarness h(2, 0, 0);
+    h.period = 256;
+    // 1 bar and 3 bars of 4 beats at 120 BPM; whole frames per beat at 120 and 150 BPM.
+    h.install(0, make_sample(sine_loop(96000, 4)));
+    h.install(1, make_sample(sine_loop(288000, 12)));
+    for (int s = 0; s < 2; ++s) {
+        send_timing(h, LR_CMD_MODE, s, LR_MODE_VARISPEED);
+        send_timing(h, LR_CMD_LOOP_TEMPO, s, 120.0);
+    }
+    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BAR, 1);
+    h.send(LR_CMD_PLAY, 1, 0, false, 0, LR_Q_BAR, 1);
+    // Run without keeping the output (10 minutes), changing tempo every 2 minutes on a bar.
+    std::vector<float> l(256), r(256);
+    CoreOutputs o;
+    o.master[0] = l.data();
+    o.master[1] = r.data();
+    const uint64_t ten_minutes = 48000ull * 600;
+    const double tempi[] = {150.0, 96.0, 150.0, 120.0};
+    int next_change = 0;
+    while (h.frame < ten_minutes) {
+        if (next_change < 4 && h.frame >= uint64_t(next_change + 1) * 48000 * 120) {
+            h.send(LR_CMD_TEMPO, 0, tempi[next_change], false, 0, LR_Q_BAR, 1);
+            ++next_change;
+        }
+        h.core->process(256, h.frame, o);
+        h.frame += 256;
+    }
+    h.drain();
+    // Back at 120 BPM: both loops at whole-frame lengths; their playheads are
+    // exactly where the bar grid says, and slot 1 is three bars of slot 0.
+    const lr_meter_header* mh = h.segment->meter_header();
+    const lr_slot_meter* m = h.segment->slot_meters();
+    CHECK(mh->tempo_bpm == 120.0);
+    const double beat_end = mh->beat + 256.0 / 24000.0;  // beat at the end of the last period
+    const double bars = beat_end / 4.0;
+    const auto expect0 = static_cast<uint64_t>(std::llround((bars - std::floor(bars)) * 96000)) % 96000;
+    CHECK(m[0].playhead == expect0);
+    CHECK(m[1].playhead % 96000 == m[0].playhead);
+    CHECK(m[0].state == LR_SLOT_PLAYING);
+}
