@@ -72,6 +72,22 @@ def test_every_command_path_runs_without_allocating_or_locking(trap_engine, loop
                 rig.gain(0, float("nan"))
             with pytest.raises(lr.CommandRejected):
                 rig.play(99)
+            # Musical time: tempo changes, followers (renders come back on the audio thread), pitch, modes, transport.
+            rig.loop_tempo(0, beats=1)
+            rig.loop_tempo(1, 120.0)
+            rig.pitch(2, 3)
+            rig.mode(1, "varispeed")
+            rig.tempo(100.0, quantize="beat")
+            rig.play(0, quantize="bar")
+            rig.meter(3)
+            rig.transport("follow")
+            rig.transport("master")
+            rig.transport("off")
+            deadline = time.monotonic() + 20
+            while rig.meters().renders_pending and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert rig.meters().render[2] == 2, "a render must have been installed"
+            rig.tempo(133.0)
             rig.load(3, files[0])          # swap while playing
             rig.stop(4, quantize="frames:2400")
             rig.declick(0.5)
