@@ -449,3 +449,44 @@ TEST_CASE("grid lock over 10 minutes of audio with tempo changes: 0 frames offse
     CHECK(m[1].playhead % 96000 == m[0].playhead);
     CHECK(m[0].state == LR_SLOT_PLAYING);
 }
+
+namespace {
+// Frequency of the strongest partial of x[from, from + n) (Hann window, parabolic peak).
+double dominant_hz(const std::vector<float>& x, uint64_t from, uint32_t n, double rate) {
+    double best = 0, best_f = 0;
+    // A plain DFT scan around the candidates is enough for a test (n is small).
+    for (double f = 200; f < 1200; f += 1.0) {
+        double re = 0, im = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            const double w = 0.5 - 0.5 * std::cos(2 * M_PI * i / (n - 1));
+            re += w * x[from + i] * std::cos(2 * M_PI * f * i / rate);
+            im += w * x[from + i] * std::sin(2 * M_PI * f * i / rate);
+        }
+        const double mag = re * re + im * im;
+        if (mag > best) {
+            best = mag;
+            best_f = f;
+        }
+    }
+    return best_f;
+}
+}  // namespace
+
+TEST_CASE("a pitch change is heard within 50 ms, before its render arrives") {
+    CoreHarness h(1, 0, 0);
+    h.install(0, make_sample(sine_loop(48000, 440)));  // 440 Hz
+    h.send(LR_CMD_PLAY, 0);
+    h.run(100);
+    CHECK(dominant_hz(h.out_l, h.frame - 2048, 2048, 48000) == doctest::Approx(440).epsilon(0.01));
+    send_timing(h, LR_CMD_PITCH, 0, 7.0);  // no render thread here: the render stays pending
+    const uint64_t at = h.frame;
+    h.run(40);  // 2560 frames = 53 ms
+    CHECK(h.segment->slot_meters()[0].render == LR_RENDER_PENDING);
+    // Analyse 20..50 ms after the command.
+    CHECK(dominant_hz(h.out_l, at + 960, 1440, 48000) == doctest::Approx(440 * std::pow(2.0, 7 / 12.0)).epsilon(0.02));
+    // Level stays within 3 dB (no dropout while shifting).
+    double e0 = 0, e1 = 0;
+    for (uint64_t f = at - 2400; f < at; ++f) e0 += double(h.out_l[f]) * h.out_l[f];
+    for (uint64_t f = at + 960; f < at + 2400; ++f) e1 += double(h.out_l[f]) * h.out_l[f];
+    CHECK(std::fabs(10 * std::log10((e1 / 1440) / (e0 / 2400))) < 3.0);
+}

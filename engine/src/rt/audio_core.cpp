@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numbers>
 #include <ctime>
 #include <vector>
 
@@ -112,7 +113,51 @@ struct Slot {
     bool render_needed = false;
     bool render_ready = false;
     bool render_wanted = false;   // a request still has to be queued
+    // Interim pitch shift while a pitch render is pending (delay-line shifter).
+    float* shift_buf[2] = {nullptr, nullptr};
+    uint32_t shift_write = 0;
+    double shift_delay = 0.0;
+    dsp::Ramp shift_wet;
 };
+
+/// Delay lines of the interim pitch shifter: 2048 frames (43 ms at 48 kHz).
+constexpr uint32_t kShiftWindow = 2048;
+
+/// Doppler pitch shifter: two taps half a window apart sweep through a delay
+/// line at (1 - ratio) frames per frame, with sine gains that are zero where a
+/// tap wraps. Cheap and immediate; used only until the render of a new
+/// pitch arrives. RT safe.
+void shift_pitch(Slot& s, float* l, float* r, uint32_t n, double ratio) {
+    constexpr double w = kShiftWindow;
+    constexpr uint32_t mask = kShiftWindow - 1;
+    float* io[2] = {l, r};
+    for (uint32_t i = 0; i < n; ++i) {
+        const float wet = s.shift_wet.next();
+        double d1 = s.shift_delay;
+        double d2 = d1 + w / 2;
+        if (d2 >= w) d2 -= w;
+        // Constant-power gains (sin/cos): the two taps are mostly uncorrelated.
+        const auto g1 = static_cast<float>(std::sin(std::numbers::pi * d1 / w));
+        const auto g2 = static_cast<float>(std::sin(std::numbers::pi * d2 / w));
+        for (int c = 0; c < 2; ++c) {
+            float* buf = s.shift_buf[c];
+            const float in = io[c][i];
+            buf[s.shift_write] = in;
+            float taps = 0.0f;
+            for (const auto& [d, g] : {std::pair{d1, g1}, std::pair{d2, g2}}) {
+                const double pos = static_cast<double>(s.shift_write) - d + w;
+                const auto i0 = static_cast<uint32_t>(pos);
+                const auto t = static_cast<float>(pos - std::floor(pos));
+                taps += g * (buf[i0 & mask] * (1.0f - t) + buf[(i0 + 1) & mask] * t);
+            }
+            io[c][i] = in + wet * (taps - in);
+        }
+        s.shift_write = (s.shift_write + 1) & mask;
+        s.shift_delay += 1.0 - ratio;
+        if (s.shift_delay < 0.0) s.shift_delay += w;
+        if (s.shift_delay >= w) s.shift_delay -= w;
+    }
+}
 
 struct ClientView {
     RingConsumer<lr_command> commands;
@@ -155,6 +200,7 @@ struct AudioCore::Impl {
                 if (slots[i].loop_beats > 0.0) refresh_render(slots[i], static_cast<int32_t>(i), frame0);
     }
     std::vector<float> scratch[2];
+    std::vector<float> shift_storage;  // the interim pitch shifters' delay lines
     Meter master_meter;
     uint32_t declick_frames = 0;
     uint32_t client_cursor = 0;
@@ -177,6 +223,11 @@ struct AudioCore::Impl {
           declick_frames(cfg.declick_frames) {
         scratch[0].assign(cfg.max_frames, 0.0f);
         scratch[1].assign(cfg.max_frames, 0.0f);
+        shift_storage.assign(static_cast<std::size_t>(cfg.slot_count) * 2 * kShiftWindow, 0.0f);
+        for (uint32_t i = 0; i < cfg.slot_count; ++i) {
+            slots[i].shift_buf[0] = shift_storage.data() + static_cast<std::size_t>(i) * 2 * kShiftWindow;
+            slots[i].shift_buf[1] = slots[i].shift_buf[0] + kShiftWindow;
+        }
         for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
             lr_client_slot* c = seg.client(i);
             clients[i].commands = RingConsumer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
@@ -781,6 +832,27 @@ struct AudioCore::Impl {
         }
     }
 
+    /// While a render for a new pitch is being made, shift what plays by the
+    /// missing ratio so the change is heard at once. RT safe.
+    void interim_pitch(Slot& s, float* l, float* r, uint32_t n) {
+        const Sample* playing = s.main.active() ? s.main.sample : nullptr;
+        const double have = (playing && playing == s.render) ? s.render_pitch : 1.0;
+        const double ratio = std::pow(2.0, s.pitch / 12.0) / have;
+        const bool on = s.mode == LR_MODE_STRETCH && s.render_needed && !s.render_ready && std::fabs(ratio - 1.0) > 1e-9;
+        const float target = on ? 1.0f : 0.0f;
+        if (s.shift_wet.target != target) s.shift_wet.set(target, 256);
+        if (s.shift_wet.value == 0.0f && !s.shift_wet.moving()) {
+            // Idle: keep the delay lines filled so a shift can start at once.
+            for (uint32_t i = 0; i < n; ++i) {
+                s.shift_buf[0][s.shift_write] = l[i];
+                s.shift_buf[1][s.shift_write] = r[i];
+                s.shift_write = (s.shift_write + 1) & (kShiftWindow - 1);
+            }
+            return;
+        }
+        shift_pitch(s, l, r, n, ratio);
+    }
+
     /// Render frames [from, from + n) at offset `offset` into the outputs.
     void render(uint64_t from, uint32_t offset, uint32_t n, const CoreOutputs& out) {
         if (n == 0) return;
@@ -798,6 +870,7 @@ struct AudioCore::Impl {
             // A stopped transport (follow mode) silences the followers; they resume on its position.
             if (s.main.active() && !(paused && s.main.grid_locked)) render_voice(s.main, from, n, l, r);
             if (s.tail.active() && !(paused && s.tail.grid_locked)) render_voice(s.tail, from, n, l, r);
+            interim_pitch(s, l, r, n);
             float* slot_l = out.slot_left ? out.slot_left[si] + offset : nullptr;
             float* slot_r = out.slot_right ? out.slot_right[si] + offset : nullptr;
             float* master_l = out.master[0] + offset;
