@@ -312,6 +312,18 @@ uint32_t send_timing(CoreHarness& h, uint16_t type, int32_t slot, double v0, dou
     h.push(c);
     return c.id;
 }
+// Slot 0: a sine loop of `frames` declared at 120 BPM; slot 1: three times as
+// long. Both varispeed followers, started on the next bar.
+void start_two_followers_on_a_bar(CoreHarness& h, std::size_t frames, double cycles) {
+    h.install(0, make_sample(sine_loop(frames, cycles)));
+    h.install(1, make_sample(sine_loop(3 * frames, 3 * cycles)));
+    for (int s = 0; s < 2; ++s) {
+        send_timing(h, LR_CMD_MODE, s, LR_MODE_VARISPEED);
+        send_timing(h, LR_CMD_LOOP_TEMPO, s, 120.0);
+    }
+    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BAR, 1);
+    h.send(LR_CMD_PLAY, 1, 0, false, 0, LR_Q_BAR, 1);
+}
 // Largest |x[f] - x[f + period]| over [from, to).
 double period_error(const std::vector<float>& x, uint64_t from, uint64_t to, uint64_t period) {
     double worst = 0;
@@ -363,14 +375,7 @@ TEST_CASE("follow, stretch: the slot plays varispeed until its render arrives, t
 
 TEST_CASE("grid lock: loops of 1 and 3 beats stay aligned across tempo changes") {
     CoreHarness h(2, 0, 0);
-    h.install(0, make_sample(sine_loop(24000, 10)));
-    h.install(1, make_sample(sine_loop(72000, 30)));
-    for (int s = 0; s < 2; ++s) {
-        send_timing(h, LR_CMD_MODE, s, LR_MODE_VARISPEED);
-        send_timing(h, LR_CMD_LOOP_TEMPO, s, 120.0);
-    }
-    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BAR, 1);
-    h.send(LR_CMD_PLAY, 1, 0, false, 0, LR_Q_BAR, 1);
+    start_two_followers_on_a_bar(h, 24000, 10);
     h.run(3000);
     h.send(LR_CMD_TEMPO, 0, 97.0);
     h.run(3000);
@@ -412,14 +417,7 @@ TEST_CASE("grid lock over 10 minutes of audio with tempo changes: 0 frames offse
     CoreHarness h(2, 0, 0);
     h.period = 256;
     // 1 bar and 3 bars of 4 beats at 120 BPM; whole frames per beat at 120 and 150 BPM.
-    h.install(0, make_sample(sine_loop(96000, 4)));
-    h.install(1, make_sample(sine_loop(288000, 12)));
-    for (int s = 0; s < 2; ++s) {
-        send_timing(h, LR_CMD_MODE, s, LR_MODE_VARISPEED);
-        send_timing(h, LR_CMD_LOOP_TEMPO, s, 120.0);
-    }
-    h.send(LR_CMD_PLAY, 0, 0, false, 0, LR_Q_BAR, 1);
-    h.send(LR_CMD_PLAY, 1, 0, false, 0, LR_Q_BAR, 1);
+    start_two_followers_on_a_bar(h, 96000, 4);
     // Run without keeping the output (10 minutes), changing tempo every 2 minutes on a bar.
     std::vector<float> l(256), r(256);
     CoreOutputs o;
