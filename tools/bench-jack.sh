@@ -43,7 +43,9 @@ usage: tools/bench-jack.sh [options]
   --bench PATH       lr-bench binary (default: build/tools/lr-bench beside this
                      script's repository, or $LR_BENCH)
   --keep-logs DIR    copy jackd's logs and the raw outputs to DIR
-  --bench-args ARGS  extra arguments for lr-bench (e.g. "--slot-outs")
+  --bench-args ARGS  extra arguments for lr-bench (e.g. "--slot-outs"; with
+                     "--stretch" each loop count gives the rows pending, steady
+                     (--seconds) and tempo, e.g. --loops 32 --bench-args --stretch)
   -h, --help         this text
 Environment: JACKD (default jackd), REF_CLIENT (default jack_simple_client; it is
 given the client name lrbench_ref as its first argument).
@@ -284,16 +286,20 @@ for period in "${period_list[@]}"; do
     mapfile -t starts < <(awk '$1 == "start" { print $2 }' "$marks")
     mapfile -t ends < <(awk '$1 == "end" { print $2 }' "$marks")
     k=0
-    while read -r f n per med p99 mx mean xr dsp _; do
+    # --bench-args "--stretch" rows end in: phase first_s settle_s.
+    while read -r f n per med p99 mx mean xr dsp phase _first settle _; do
+        client="lr-bench"
+        [ -n "${phase:-}" ] && client="lr-bench $phase"
+        [ -n "${settle:-}" ] && [ "$settle" != "-" ] && client="$client ${settle}s"
         late="?" drv="?"
         if [ -n "${starts[$k]-}" ] && [ -n "${ends[$k]-}" ]; then
             late=$(count_lines "$jack_log" "${starts[$k]}" "${ends[$k]}" "$late_re")
             drv=$(count_lines "$jack_log" "${starts[$k]}" "${ends[$k]}" "$drv_re")
         fi
-        fmt_row "$f" "lr-bench" "$n" "$per" "$med" "$p99" "$mx" "$mean" "$xr" "$late" "$drv" "$dsp" >> "$summary"
+        fmt_row "$f" "$client" "$n" "$per" "$med" "$p99" "$mx" "$mean" "$xr" "$late" "$drv" "$dsp" >> "$summary"
         k=$((k + 1))
     done < <(grep -v '^#' "$tmp/bench-$period.out" | awk 'NR > 1')
-    grep '^# WARNING' "$tmp/bench-$period.out" >> "$summary"
+    grep -E '^# (WARNING|frames=)' "$tmp/bench-$period.out" >> "$summary"
 
     if [ "$ref_after" = 1 ]; then
         echo "bench-jack.sh: period $period: reference again, ${seconds} s" >&2
