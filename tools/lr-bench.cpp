@@ -842,6 +842,7 @@ struct StretchRow {
     bool jack = false;
     PhaseResult phase[3];
     Mem before, loaded, rendered, rerendered;
+    Mem trimmed;  // re-rendered, after malloc_trim(0): what is still allocated (freed memory kept by malloc aside)
     bool hwm_reset = false;
     float master_peak = 0;
     uint32_t playing = 0;
@@ -1062,6 +1063,8 @@ StretchRow run_stretch_direct(const Options& o, uint32_t frames, uint32_t loops)
         rig.send(t);
         if (!g_stop) row.phase[2] = run_phase("tempo", true, max_render_periods);
         row.rerendered = read_mem();
+        malloc_trim(0);
+        row.trimmed = read_mem();
     }
     row.phase[1].name = "steady";
     row.phase[2].name = "tempo";
@@ -1231,6 +1234,8 @@ StretchRow run_stretch_jack(const Options& o, uint32_t loops) {
         rig.send(t);
         if (!g_stop) row.phase[2] = run_phase("tempo", true, o.render_timeout);
         row.rerendered = read_mem();
+        malloc_trim(0);
+        row.trimmed = read_mem();
     }
     run.recording.store(false, std::memory_order_release);
     std::this_thread::sleep_for(50ms);  // let a callback in flight finish its store
@@ -1375,9 +1380,11 @@ void print_stretch_table(const Options& o, const std::vector<StretchRow>& rows) 
         auto mem = [](const Mem& m) {
             return m.rss < 0 ? std::string("-") : fmt::format("{:.1f}/{:.1f}", m.rss, m.hwm);
         };
-        fmt::print("{} memory MiB VmRSS/VmHWM{}: before loading {}, loaded {}, rendered {}, re-rendered {}\n", tag,
+        fmt::print("{} memory MiB VmRSS/VmHWM{}: before loading {}, loaded {}, rendered {}, re-rendered {} "
+                   "(VmRSS {} after malloc_trim)\n", tag,
                    r.hwm_reset ? " (VmHWM restarted at the row's start)" : " (VmHWM since the process started)",
-                   mem(r.before), mem(r.loaded), mem(r.rendered), mem(r.rerendered));
+                   mem(r.before), mem(r.loaded), mem(r.rendered), mem(r.rerendered),
+                   r.trimmed.rss < 0 ? std::string("-") : fmt::format("{:.1f}", r.trimmed.rss));
         if (!r.ok())
             fmt::print("# WARNING: row frames={} loops={}: {} playing, {} playing renders, {} loop-tempo beats "
                        "differ from the plan, master peak {:.4f}{}{}\n",
@@ -1412,9 +1419,9 @@ void print_stretch_json(const Options& o, const std::vector<StretchRow>& rows) {
                 fmt::print(", \"xruns\": {}, \"dsp_load_mean\": {:.3f}, \"dsp_load_max\": {:.3f}", p.xruns, p.dsp_mean,
                            p.dsp_max);
             fmt::print(", \"memory\": {{\"before_loading\": {}, \"loaded\": {}, \"rendered\": {}, \"rerendered\": {}, "
-                       "\"hwm_reset\": {}}}, \"playing\": {}, \"playing_renders\": {}, \"beats_mismatch\": {}, "
-                       "\"master_peak\": {:.6f}, \"ok\": {}}}",
-                       mem(r.before), mem(r.loaded), mem(r.rendered), mem(r.rerendered),
+                       "\"trimmed\": {}, \"hwm_reset\": {}}}, \"playing\": {}, \"playing_renders\": {}, "
+                       "\"beats_mismatch\": {}, \"master_peak\": {:.6f}, \"ok\": {}}}",
+                       mem(r.before), mem(r.loaded), mem(r.rendered), mem(r.rerendered), mem(r.trimmed),
                        r.hwm_reset ? "true" : "false", r.playing, r.ready, r.beats_mismatch, r.master_peak,
                        r.ok() ? "true" : "false");
             first = false;
