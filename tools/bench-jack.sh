@@ -104,15 +104,27 @@ pids=()          # every process we started, stopped in reverse order on exit
 late_re='was not finished|finished after current callback'  # a client missed the cycle
 drv_re='Process XRun'                                         # the driver's cycle overran
 
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-    local pid="$1" i
+# stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL. A jackd gets 30 s and is
+# never SIGKILLed (it would keep its entry in JACK's 8-entry server registry):
+# if it is still there, say so and leave it.
+stop_pid() {
+    local pid="$1" i limit=50 is_jackd=0
     kill -0 "$pid" 2>/dev/null || return 0
+    if [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$(basename "$JACKD")" ]; then
+        is_jackd=1
+        limit=300
+    fi
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for i in $(seq "$limit"); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
+        if [ "$is_jackd" = 1 ]; then
+            echo "bench-jack.sh: jackd (pid $pid) still running 30 s after SIGTERM; left running, not killed" \
+                 "(a SIGKILLed jackd keeps its registry entry): stop it with kill -TERM $pid" >&2
+            return 0
+        fi
         echo "bench-jack.sh: pid $pid ignored SIGTERM; killing it" >&2
         kill -KILL "$pid" 2>/dev/null
     fi
