@@ -127,31 +127,49 @@ constexpr uint32_t kShiftWindow = 2048;
 /// line at (1 - ratio) frames per frame, with sine gains that are zero where a
 /// tap wraps. Cheap and immediate; used only until the render of a new
 /// pitch arrives. RT safe.
+/// sin(pi * k / kShiftTable) for k = 0..kShiftTable: the taps' gains, looked up
+/// instead of computed per frame.
+constexpr uint32_t kShiftTable = 1024;
+struct ShiftGains {
+    float table[kShiftTable + 1];
+    ShiftGains() {
+        for (uint32_t k = 0; k <= kShiftTable; ++k)
+            table[k] = static_cast<float>(std::sin(std::numbers::pi * k / kShiftTable));
+    }
+    /// Gain of a tap at delay d in [0, window). RT safe.
+    float at(double d) const {
+        const double x = d * (static_cast<double>(kShiftTable) / kShiftWindow);
+        const auto k = static_cast<uint32_t>(x);
+        const auto t = static_cast<float>(x - k);
+        return table[k] + t * (table[k + 1] - table[k]);
+    }
+};
+const ShiftGains kShiftGains;
+
 void shift_pitch(Slot& s, float* l, float* r, uint32_t n, double ratio) {
     constexpr double w = kShiftWindow;
     constexpr uint32_t mask = kShiftWindow - 1;
-    float* io[2] = {l, r};
+    float* bl = s.shift_buf[0];
+    float* br = s.shift_buf[1];
     for (uint32_t i = 0; i < n; ++i) {
         const float wet = s.shift_wet.next();
-        double d1 = s.shift_delay;
-        double d2 = d1 + w / 2;
+        bl[s.shift_write] = l[i];
+        br[s.shift_write] = r[i];
+        double d2 = s.shift_delay + w / 2;
         if (d2 >= w) d2 -= w;
-        // Constant-power gains (sin/cos): the two taps are mostly uncorrelated.
-        const auto g1 = static_cast<float>(std::sin(std::numbers::pi * d1 / w));
-        const auto g2 = static_cast<float>(std::sin(std::numbers::pi * d2 / w));
-        for (int c = 0; c < 2; ++c) {
-            float* buf = s.shift_buf[c];
-            const float in = io[c][i];
-            buf[s.shift_write] = in;
-            float taps = 0.0f;
-            for (const auto& [d, g] : {std::pair{d1, g1}, std::pair{d2, g2}}) {
-                const double pos = static_cast<double>(s.shift_write) - d + w;
-                const auto i0 = static_cast<uint32_t>(pos);
-                const auto t = static_cast<float>(pos - std::floor(pos));
-                taps += g * (buf[i0 & mask] * (1.0f - t) + buf[(i0 + 1) & mask] * t);
-            }
-            io[c][i] = in + wet * (taps - in);
+        float out_l = 0.0f, out_r = 0.0f;
+        for (const double d : {s.shift_delay, d2}) {
+            // Constant-power (sine) gains: the two taps are mostly uncorrelated.
+            const float g = kShiftGains.at(d);
+            const double pos = static_cast<double>(s.shift_write) - d + w;
+            const auto i0 = static_cast<uint32_t>(pos);
+            const auto t = static_cast<float>(pos - static_cast<double>(i0));
+            const uint32_t a = i0 & mask, b = (i0 + 1) & mask;
+            out_l += g * (bl[a] + t * (bl[b] - bl[a]));
+            out_r += g * (br[a] + t * (br[b] - br[a]));
         }
+        l[i] += wet * (out_l - l[i]);
+        r[i] += wet * (out_r - r[i]);
         s.shift_write = (s.shift_write + 1) & mask;
         s.shift_delay += 1.0 - ratio;
         if (s.shift_delay < 0.0) s.shift_delay += w;
