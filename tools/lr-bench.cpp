@@ -553,6 +553,31 @@ jack_client_t* open_jack(const std::string& name) {
     return client;
 }
 
+/// Fill the rig's segment header as looprigd would and register its JACK
+/// ports (master, and per-slot with --slot-outs). Not RT safe.
+void expose_to_jack(JackRun& run, Rig& rig, const Options& o, uint32_t frames) {
+    lr_header* h = rig.segment().header();
+    h->buffer_size = frames;
+    const char* server = std::getenv("JACK_DEFAULT_SERVER");
+    std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", server ? server : "default");
+    std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(run.client));
+    auto add_port = [&](const std::string& n) {
+        jack_port_t* p = jack_port_register(run.client, n.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+        if (!p) throw std::runtime_error("cannot register JACK port " + n);
+        return p;
+    };
+    run.master[0] = add_port("out_L");
+    run.master[1] = add_port("out_R");
+    if (o.slot_outs) {
+        for (uint32_t i = 0; i < rig.core().slot_count(); ++i) {
+            run.slot_ports[0].push_back(add_port(fmt::format("slot{:02}_L", i)));
+            run.slot_ports[1].push_back(add_port(fmt::format("slot{:02}_R", i)));
+        }
+        run.slot_bufs[0].assign(rig.core().slot_count(), nullptr);
+        run.slot_bufs[1].assign(rig.core().slot_count(), nullptr);
+    }
+}
+
 Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     using namespace std::chrono_literals;
     JackRun run;
@@ -575,27 +600,7 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     rig_owner = std::make_unique<Rig>(slots_for(o, loops), rate, 8192, o.declick_ms, loops);
     Rig& rig = *rig_owner;
     run.core = &rig.core();
-    lr_header* h = rig.segment().header();
-    h->buffer_size = frames;
-    const char* server = std::getenv("JACK_DEFAULT_SERVER");
-    std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", server ? server : "default");
-    std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(run.client));
-
-    auto add_port = [&](const std::string& n) {
-        jack_port_t* p = jack_port_register(run.client, n.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-        if (!p) throw std::runtime_error("cannot register JACK port " + n);
-        return p;
-    };
-    run.master[0] = add_port("out_L");
-    run.master[1] = add_port("out_R");
-    if (o.slot_outs) {
-        for (uint32_t i = 0; i < rig.core().slot_count(); ++i) {
-            run.slot_ports[0].push_back(add_port(fmt::format("slot{:02}_L", i)));
-            run.slot_ports[1].push_back(add_port(fmt::format("slot{:02}_R", i)));
-        }
-        run.slot_bufs[0].assign(rig.core().slot_count(), nullptr);
-        run.slot_bufs[1].assign(rig.core().slot_count(), nullptr);
-    }
+    expose_to_jack(run, rig, o, frames);
     // Room for the window plus slack; touched now so the RT thread never faults it in.
     run.times.assign(static_cast<std::size_t>(seconds * rate / frames * 1.25) + 4096, 1);
     jack_set_process_callback(run.client, &JackRun::process, &run);
@@ -1113,26 +1118,7 @@ StretchRow run_stretch_jack(const Options& o, uint32_t loops) {
     Rig& rig = *rig_owner;
     worker = std::make_unique<looprig::RenderWorker>(rig.core(), rate, o.finer);
     run.core = &rig.core();
-    lr_header* h = rig.segment().header();
-    h->buffer_size = frames;
-    const char* server = std::getenv("JACK_DEFAULT_SERVER");
-    std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", server ? server : "default");
-    std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(run.client));
-    auto add_port = [&](const std::string& n) {
-        jack_port_t* p = jack_port_register(run.client, n.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-        if (!p) throw std::runtime_error("cannot register JACK port " + n);
-        return p;
-    };
-    run.master[0] = add_port("out_L");
-    run.master[1] = add_port("out_R");
-    if (o.slot_outs) {
-        for (uint32_t i = 0; i < rig.core().slot_count(); ++i) {
-            run.slot_ports[0].push_back(add_port(fmt::format("slot{:02}_L", i)));
-            run.slot_ports[1].push_back(add_port(fmt::format("slot{:02}_R", i)));
-        }
-        run.slot_bufs[0].assign(rig.core().slot_count(), nullptr);
-        run.slot_bufs[1].assign(rig.core().slot_count(), nullptr);
-    }
+    expose_to_jack(run, rig, o, frames);
     jack_set_process_callback(run.client, &JackRun::process, &run);
     jack_set_xrun_callback(run.client, &JackRun::xrun, &run);
     jack_set_buffer_size_callback(run.client, &JackRun::buffer_size, &run);
