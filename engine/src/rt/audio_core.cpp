@@ -303,6 +303,8 @@ struct AudioCore::Impl {
     double cycle_frames(const Slot& s) const {
         return s.loop_beats > 0.0 ? s.loop_beats * grid.frames_per_beat() : static_cast<double>(s.sample->frames);
     }
+    /// Frequency multiplier of the slot's pitch setting.
+    static double pitch_scale(const Slot& s) { return std::pow(2.0, s.pitch / 12.0); }
     uint64_t target_frames(const Slot& s) const {
         return std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(cycle_frames(s))));
     }
@@ -357,7 +359,7 @@ struct AudioCore::Impl {
             return;
         }
         const uint64_t target = target_frames(s);
-        const double scale = std::pow(2.0, s.pitch / 12.0);
+        const double scale = pitch_scale(s);
         s.render_needed = s.mode == LR_MODE_STRETCH && (target != s.sample->frames || s.pitch != 0.0);
         if (s.render && s.render_load != s.info.load_count) {  // made from audio no longer loaded
             rebind_main(s, s.sample, f);
@@ -387,7 +389,7 @@ struct AudioCore::Impl {
         req.generation = s.render_gen;
         req.source = s.sample;
         req.target_frames = target_frames(s);
-        req.pitch_scale = std::pow(2.0, s.pitch / 12.0);
+        req.pitch_scale = pitch_scale(s);
         retain(s.sample);
         if (owner->render_requests_.push(req)) {
             s.render_wanted = false;
@@ -855,7 +857,7 @@ struct AudioCore::Impl {
     void interim_pitch(Slot& s, float* l, float* r, uint32_t n) {
         const Sample* playing = s.main.active() ? s.main.sample : nullptr;
         const double have = (playing && playing == s.render) ? s.render_pitch : 1.0;
-        const double ratio = std::pow(2.0, s.pitch / 12.0) / have;
+        const double ratio = pitch_scale(s) / have;
         const bool on = s.mode == LR_MODE_STRETCH && s.render_needed && !s.render_ready && std::fabs(ratio - 1.0) > 1e-9;
         const float target = on ? 1.0f : 0.0f;
         if (s.shift_wet.target != target) s.shift_wet.set(target, 256);
