@@ -553,6 +553,25 @@ jack_client_t* open_jack(const std::string& name) {
     return client;
 }
 
+/// Deactivates (if activated) and closes the client when the run ends.
+struct JackCloser {
+    JackRun& r;
+    bool active = false;
+    ~JackCloser() {
+        if (active) jack_deactivate(r.client);
+        jack_client_close(r.client);
+    }
+};
+
+/// The server's period; --frames may only repeat it.
+uint32_t server_period(jack_client_t* client, const Options& o) {
+    const uint32_t frames = jack_get_buffer_size(client);
+    if (o.frames_given && (o.frames.size() != 1 || o.frames[0] != frames))
+        throw std::runtime_error(fmt::format("the JACK server runs {}-frame periods; --frames cannot change that "
+                                             "(restart jackd with -p)", frames));
+    return frames;
+}
+
 /// Fill the rig's segment header as looprigd would and register its JACK
 /// ports (master, and per-slot with --slot-outs). Not RT safe.
 void expose_to_jack(JackRun& run, Rig& rig, const Options& o, uint32_t frames) {
@@ -583,19 +602,9 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     JackRun run;
     std::unique_ptr<Rig> rig_owner;  // declared first: destroyed after the client is closed
     run.client = open_jack(o.name);
-    struct Closer {
-        JackRun& r;
-        bool active = false;
-        ~Closer() {
-            if (active) jack_deactivate(r.client);
-            jack_client_close(r.client);
-        }
-    } closer{run};
+    JackCloser closer{run};
     const uint32_t rate = jack_get_sample_rate(run.client);
-    const uint32_t frames = jack_get_buffer_size(run.client);
-    if (o.frames_given && (o.frames.size() != 1 || o.frames[0] != frames))
-        throw std::runtime_error(fmt::format("the JACK server runs {}-frame periods; --frames cannot change that "
-                                             "(restart jackd with -p)", frames));
+    const uint32_t frames = server_period(run.client, o);
     run.frames = frames;
     rig_owner = std::make_unique<Rig>(slots_for(o, loops), rate, 8192, o.declick_ms, loops);
     Rig& rig = *rig_owner;
@@ -1090,19 +1099,9 @@ StretchRow run_stretch_jack(const Options& o, uint32_t loops) {
     std::unique_ptr<Rig> rig_owner;                // destroyed after the worker and the client
     std::unique_ptr<looprig::RenderWorker> worker;  // destroyed after the client is closed
     run.client = open_jack(o.name);
-    struct Closer {
-        JackRun& r;
-        bool active = false;
-        ~Closer() {
-            if (active) jack_deactivate(r.client);
-            jack_client_close(r.client);
-        }
-    } closer{run};
+    JackCloser closer{run};
     const uint32_t rate = jack_get_sample_rate(run.client);
-    const uint32_t frames = jack_get_buffer_size(run.client);
-    if (o.frames_given && (o.frames.size() != 1 || o.frames[0] != frames))
-        throw std::runtime_error(fmt::format("the JACK server runs {}-frame periods; --frames cannot change that "
-                                             "(restart jackd with -p)", frames));
+    const uint32_t frames = server_period(run.client, o);
     row.frames = frames;
     row.rate = rate;
     run.frames = frames;
