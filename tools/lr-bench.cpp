@@ -90,7 +90,10 @@ stretch scenario (issue 3; docs/BENCHMARKS.md "Stretch"):
                       master tempo change until all play new renders); plus
                       render times and memory. --direct runs are always paced;
                       --warmup is not used
-  --finer             renders with R3 (OptionEngineFiner), like looprigd --finer
+  --faster-renders    renders with R2 (OptionEngineFaster), like looprigd
+                      --faster-renders; the default is R3, like looprigd
+  --finer             R3 renders (the default; kept for older command lines)
+  --render-threads N  render threads, like looprigd (default: cores, at most 4)
   --tempo FROM,TO     master tempo before and after the change (default 120,100)
   --render-timeout S  give up on a render phase after S seconds (default 300)
 In --jack mode the lines "lr-bench: window start" / "lr-bench: window end" on
@@ -150,11 +153,17 @@ struct Options {
     bool loops_given = false;
     // --stretch
     bool stretch = false;
-    bool finer = false;
+    bool finer = true;
+    bool renders_given = false;
+    uint32_t render_threads = 0;  // 0: RenderWorker::default_threads()
     double tempo_from = 120.0;
     double tempo_to = 100.0;
     double render_timeout = 300.0;
 };
+
+uint32_t render_threads(const Options& o) {
+    return o.render_threads ? o.render_threads : looprig::RenderWorker::default_threads();
+}
 
 /// Set by SIGINT/SIGTERM/SIGHUP: finish the current row early, clean up
 /// (the segment is unlinked by its destructor) and exit 130.
@@ -970,7 +979,7 @@ StretchRow run_stretch_direct(const Options& o, uint32_t frames, uint32_t loops)
     const StretchPlan plan = stretch_plan(loops, o.rate, o.tempo_from);
     std::unique_ptr<Rig> rig_owner = stretch_rig(o, o.rate, frames, loops, plan, row);
     Rig& rig = *rig_owner;
-    looprig::RenderWorker worker(rig.core(), o.rate, o.finer);  // destroyed before the rig
+    looprig::RenderWorker worker(rig.core(), o.rate, o.finer, render_threads(o));  // destroyed before the rig
     FifoScope fifo(o.fifo);
 
     CoreOutputs out;
@@ -1115,7 +1124,7 @@ StretchRow run_stretch_jack(const Options& o, uint32_t loops) {
     const StretchPlan plan = stretch_plan(loops, rate, o.tempo_from);
     rig_owner = stretch_rig(o, rate, 8192, loops, plan, row);
     Rig& rig = *rig_owner;
-    worker = std::make_unique<looprig::RenderWorker>(rig.core(), rate, o.finer);
+    worker = std::make_unique<looprig::RenderWorker>(rig.core(), rate, o.finer, render_threads(o));
     run.core = &rig.core();
     expose_to_jack(run, rig, o, frames);
     jack_set_process_callback(run.client, &JackRun::process, &run);
@@ -1292,7 +1301,8 @@ void print_json(const Options& o, const std::vector<Row>& rows) {
 }
 
 void print_stretch_table(const Options& o, const std::vector<StretchRow>& rows) {
-    const char* engine = o.finer ? "R3 (--finer)" : "R2";
+    const std::string engine = fmt::format("{} ({} render thread{})", o.finer ? "R3" : "R2 (--faster-renders)",
+                                           render_threads(o), render_threads(o) == 1 ? "" : "s");
     if (o.jack)
         fmt::print("# lr-bench --jack --stretch, {} renders: callback time per period as a fraction of the period; "
                    "xruns = xrun callbacks in the phase; dsp = JACK DSP load % (mean/max)\n", engine);
@@ -1380,9 +1390,9 @@ void print_stretch_table(const Options& o, const std::vector<StretchRow>& rows) 
 }
 
 void print_stretch_json(const Options& o, const std::vector<StretchRow>& rows) {
-    fmt::print("{{\"tool\": \"lr-bench\", \"mode\": \"{}\", \"stretch\": true, \"finer\": {}, \"paced\": {}, "
+    fmt::print("{{\"tool\": \"lr-bench\", \"mode\": \"{}\", \"stretch\": true, \"finer\": {}, \"render_threads\": {}, \"paced\": {}, "
                "\"slot_outs\": {}, \"declick_ms\": {}, \"tempo_from\": {}, \"tempo_to\": {}, \"rows\": [",
-               o.jack ? "jack" : "direct", o.finer ? "true" : "false", o.jack ? "false" : "true",
+               o.jack ? "jack" : "direct", o.finer ? "true" : "false", render_threads(o), o.jack ? "false" : "true",
                o.slot_outs ? "true" : "false", o.declick_ms, o.tempo_from, o.tempo_to);
     auto stats = [](const Stats& s) {
         return fmt::format("\"periods\": {}, \"median\": {:.6f}, \"p99\": {:.6f}, \"max\": {:.6f}, \"mean\": {:.6f}, "
@@ -1467,6 +1477,15 @@ int main(int argc, char** argv) {
             o.stretch = true;
         } else if (arg == "--finer") {
             o.finer = true;
+            o.renders_given = true;
+        } else if (arg == "--faster-renders") {
+            o.finer = false;
+            o.renders_given = true;
+        } else if (arg == "--render-threads") {
+            const double n = parse_number(arg, value().c_str());
+            if (n < 1 || n > 16 || n != static_cast<int>(n)) usage_error("--render-threads must be a whole number 1..16");
+            o.render_threads = static_cast<uint32_t>(n);
+            o.renders_given = true;
         } else if (arg == "--tempo") {
             const std::string v = value();
             const std::size_t comma = v.find(',');
@@ -1490,8 +1509,8 @@ int main(int argc, char** argv) {
             usage_error("--tempo: FROM must be 25..320 and TO 20..400 BPM");
         if (0.8 * o.tempo_from / o.tempo_to < 0.125 || 1.25 * o.tempo_from / o.tempo_to > 8.0)
             usage_error("--tempo: TO gives time ratios outside 1/8..8");
-    } else if (o.finer) {
-        usage_error("--finer needs --stretch");
+    } else if (o.renders_given) {
+        usage_error("--finer, --faster-renders and --render-threads need --stretch");
     }
     if (o.jack && periods_given) usage_error("--jack times --seconds, not --periods");
 

@@ -56,7 +56,9 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     cfg.declick_frames = static_cast<uint32_t>(std::lround(options_.declick_ms * sample_rate_ / 1000.0));
     core_ = std::make_unique<AudioCore>(*segment_, cfg);
     loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes);
-    renderer_ = std::make_unique<RenderWorker>(*core_, sample_rate_, options_.finer);
+    renderer_ = std::make_unique<RenderWorker>(
+        *core_, sample_rate_, options_.finer,
+        options_.render_threads ? options_.render_threads : RenderWorker::default_threads());
 
     lr_header* h = segment_->header();
     h->sample_rate = sample_rate_;

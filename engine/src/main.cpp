@@ -18,6 +18,8 @@ const char* kUsage = R"(usage: looprigd [options]
   --max-file-mb MB    refuse files whose decoded audio exceeds MB (default: 1024)
   --faster-renders    make stretch renders with Rubber Band R2 (about 0.6x the time of the
                       default R3, but smeared on sustained tonal material)
+  --render-threads N  threads making stretch renders, 1..16, at nice +10
+                      (default: the machine's cores, at most 4)
   --verbose           log client arrivals and departures
   --help              this text
 The JACK server is the default one, or $JACK_DEFAULT_SERVER.
@@ -68,6 +70,10 @@ int main(int argc, char** argv) {
             options.max_file_bytes = static_cast<uint64_t>(mb * 1048576.0);
         } else if (arg == "--faster-renders") {
             options.finer = false;
+        } else if (arg == "--render-threads") {
+            const double n = parse_number(arg, value());
+            if (n < 1 || n > 16 || n != static_cast<int>(n)) usage_error("--render-threads must be a whole number 1..16");
+            options.render_threads = static_cast<uint32_t>(n);
         } else if (arg == "--verbose") {
             options.verbose = true;
         } else {

@@ -852,6 +852,21 @@ struct AudioCore::Impl {
         }
     }
 
+    /// Copy the slot's dry output into the shifter's delay lines. RT safe.
+    static void remember_dry(Slot& s, const float* l, const float* r, uint32_t n) {
+        if (n >= kShiftWindow) {  // only the newest window matters
+            l += n - kShiftWindow;
+            r += n - kShiftWindow;
+            n = kShiftWindow;
+        }
+        const uint32_t first = std::min(n, kShiftWindow - s.shift_write);
+        std::copy_n(l, first, s.shift_buf[0] + s.shift_write);
+        std::copy_n(r, first, s.shift_buf[1] + s.shift_write);
+        std::copy_n(l + first, n - first, s.shift_buf[0]);
+        std::copy_n(r + first, n - first, s.shift_buf[1]);
+        s.shift_write = (s.shift_write + n) & (kShiftWindow - 1);
+    }
+
     /// While a render for a new pitch is being made, shift what plays by the
     /// missing ratio so the change is heard at once. RT safe.
     void interim_pitch(Slot& s, float* l, float* r, uint32_t n) {
@@ -862,12 +877,9 @@ struct AudioCore::Impl {
         const float target = on ? 1.0f : 0.0f;
         if (s.shift_wet.target != target) s.shift_wet.set(target, 256);
         if (s.shift_wet.value == 0.0f && !s.shift_wet.moving()) {
-            // Idle: keep the delay lines filled so a shift can start at once.
-            for (uint32_t i = 0; i < n; ++i) {
-                s.shift_buf[0][s.shift_write] = l[i];
-                s.shift_buf[1][s.shift_write] = r[i];
-                s.shift_write = (s.shift_write + 1) & (kShiftWindow - 1);
-            }
+            // Idle: keep the delay lines filled so a shift can start at once
+            // (two block copies per channel, not a per-frame loop).
+            remember_dry(s, l, r, n);
             return;
         }
         shift_pitch(s, l, r, n, ratio);
