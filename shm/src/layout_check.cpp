@@ -20,7 +20,14 @@ static_assert(sizeof(lr_client_slot) % 64 == 0);
 static_assert(sizeof(lr_header) == 392);
 static_assert(offsetof(lr_header, heartbeat) % 8 == 0 && offsetof(lr_header, frame_time) % 8 == 0);
 static_assert(sizeof(lr_meter_header) == 136);
-static_assert(sizeof(lr_slot_meter) == 80);
+static_assert(sizeof(lr_slot_meter) == 96);
+static_assert(sizeof(lr_bus_meter) == 32);
+static_assert(sizeof(lr_mix_meter) == 704);
+static_assert(sizeof(lr_slot_params) == 4 * LR_SLOT_PARAMS);
+static_assert(LR_P_SLOT_END <= LR_SLOT_PARAMS, "slot params fit lr_slot_params");
+static_assert(LR_P_GROUP_END - LR_P_GROUP_BASE <= LR_GROUP_PARAMS, "group params fit lr_mix_meter");
+static_assert(LR_P_GLOBAL_END - LR_P_GLOBAL_BASE <= LR_GLOBAL_PARAMS, "global params fit lr_mix_meter");
+static_assert(offsetof(lr_command, param) == 68);
 static_assert(sizeof(lr_slot_info) == 160);
 
 namespace {

@@ -29,7 +29,9 @@ Geometry compute_geometry(uint32_t slot_count) {
     g.meters_offset = align64(g.clients_offset + uint64_t{LR_MAX_CLIENTS} * sizeof(lr_client_slot));
     g.slot_meters_offset = align64(g.meters_offset + sizeof(lr_meter_header));
     g.slot_infos_offset = align64(g.slot_meters_offset + uint64_t{slot_count} * sizeof(lr_slot_meter));
-    const uint64_t end = align64(g.slot_infos_offset + uint64_t{slot_count} * sizeof(lr_slot_info));
+    g.mix_meter_offset = align64(g.slot_infos_offset + uint64_t{slot_count} * sizeof(lr_slot_info));
+    g.slot_params_offset = align64(g.mix_meter_offset + sizeof(lr_mix_meter));
+    const uint64_t end = align64(g.slot_params_offset + uint64_t{slot_count} * sizeof(lr_slot_params));
     g.meter_area_size = end - g.meters_offset;
     g.segment_size = end;
     return g;
@@ -112,6 +114,8 @@ std::unique_ptr<Segment> Segment::create(const std::string& engine_name, uint32_
     h->meters_offset = g.meters_offset;
     h->slot_meters_offset = g.slot_meters_offset;
     h->slot_infos_offset = g.slot_infos_offset;
+    h->mix_meter_offset = g.mix_meter_offset;
+    h->slot_params_offset = g.slot_params_offset;
     h->meter_area_size = g.meter_area_size;
     h->engine_pid = ::getpid();
     seg->meter_header()->slot_count = slot_count;
@@ -144,7 +148,8 @@ std::unique_ptr<Segment> Segment::open(const std::string& engine_name) {
     const Geometry g = compute_geometry(h->slot_count);
     if (h->slot_count == 0 || h->slot_count > LR_MAX_SLOTS || h->segment_size != g.segment_size ||
         seg->size() < g.segment_size || h->clients_offset != g.clients_offset ||
-        h->meters_offset != g.meters_offset || h->max_clients != LR_MAX_CLIENTS)
+        h->meters_offset != g.meters_offset || h->slot_params_offset != g.slot_params_offset ||
+        h->max_clients != LR_MAX_CLIENTS)
         throw SegmentError(SegmentError::Kind::invalid, "segment /dev/shm" + name + " has an unexpected layout");
     return seg;
 }
@@ -160,6 +165,12 @@ lr_slot_meter* Segment::slot_meters() const {
 }
 lr_slot_info* Segment::slot_infos() const {
     return reinterpret_cast<lr_slot_info*>(base() + header()->slot_infos_offset);
+}
+lr_mix_meter* Segment::mix_meter() const {
+    return reinterpret_cast<lr_mix_meter*>(base() + header()->mix_meter_offset);
+}
+lr_slot_params* Segment::slot_params() const {
+    return reinterpret_cast<lr_slot_params*>(base() + header()->slot_params_offset);
 }
 
 }  // namespace looprig::shm

@@ -23,6 +23,8 @@ struct Geometry {
     uint64_t meters_offset = 0;
     uint64_t slot_meters_offset = 0;
     uint64_t slot_infos_offset = 0;
+    uint64_t mix_meter_offset = 0;
+    uint64_t slot_params_offset = 0;
     uint64_t meter_area_size = 0;
     uint64_t segment_size = 0;
 };
@@ -60,6 +62,8 @@ public:
     lr_meter_header* meter_header() const;
     lr_slot_meter* slot_meters() const;
     lr_slot_info* slot_infos() const;
+    lr_mix_meter* mix_meter() const;
+    lr_slot_params* slot_params() const;
     const std::string& name() const { return name_; }
 
 private:

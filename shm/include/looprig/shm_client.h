@@ -85,6 +85,41 @@ const lr_layout_entry *lr_layout_table(uint32_t *count);
 
 /* "LR_E_BAD_SLOT" etc. for an lr_error code; "LR_E_?" if unknown. */
 const char *lr_error_name(int code);
+
+/* What a param (lr_param, LR_CMD_PARAM) addresses. */
+enum lr_param_target {
+    LR_TARGET_SLOT = 0,    /* lr_command.slot = the slot */
+    LR_TARGET_GROUP = 1,   /* lr_command.slot = the group bus, 0..LR_GROUPS-1 */
+    LR_TARGET_GLOBAL = 2   /* lr_command.slot ignored */
+};
+
+/* How a param's value is read. */
+enum lr_param_kind {
+    LR_KIND_CONTINUOUS = 0,  /* any value in [min, max]; changes are ramped */
+    LR_KIND_SWITCH = 1,      /* 0 or 1; switching crossfades */
+    LR_KIND_INDEX = 2        /* a whole number in [min, max] */
+};
+
+/* One row of the params table: the one place that defines names, ranges,
+ * defaults and units, for the engine's validation and for every client. */
+typedef struct lr_param_desc {
+    uint32_t id;            /* lr_param */
+    uint32_t target;        /* lr_param_target */
+    uint32_t kind;          /* lr_param_kind */
+    uint32_t reserved;
+    const char *name;       /* "hp-freq", "delay-beats", ... */
+    const char *unit;       /* "Hz", "dB", "Q", "beats", "ms", "s", "" */
+    double min;
+    double max;
+    double def;             /* value at engine start */
+    const char *help;       /* one line */
+} lr_param_desc;
+
+/* The params table in id order; *count = its length. RT safe. */
+const lr_param_desc *lr_param_table(uint32_t *count);
+
+/* The row of param `id`, or NULL if there is none. RT safe. */
+const lr_param_desc *lr_param_info(uint32_t id);
 /* LR_CDEF_END */
 
 #ifdef __cplusplus

@@ -12,6 +12,7 @@
  *
  * Segment: [lr_header][lr_client_slot x max_clients][lr_meter_area]
  * lr_meter_area: [lr_meter_header][lr_slot_meter x slot_count][lr_slot_info x slot_count]
+ *                [lr_mix_meter][lr_slot_params x slot_count]
  * All offsets are stored in lr_header and are multiples of 64.
  *
  * Concurrency: ring indices and sequence counters are accessed with atomic
@@ -29,7 +30,7 @@ extern "C" {
 
 /* LR_CDEF_BEGIN */
 #define LR_MAGIC 1280266066
-#define LR_ABI_VERSION 1
+#define LR_ABI_VERSION 2
 #define LR_MAX_CLIENTS 16
 #define LR_CMD_RING_SIZE 64
 #define LR_EVT_RING_SIZE 256
@@ -39,6 +40,11 @@ extern "C" {
 #define LR_SLOT_NAME_MAX 128
 #define LR_MAX_SLOTS 1024
 #define LR_CHANNELS 2
+#define LR_GROUPS 8          /* group buses */
+#define LR_SENDS 2           /* send buses: 1 feeds the delay, 2 the reverb */
+#define LR_SLOT_PARAMS 32    /* lr_slot_params.value entries (ids 0..31) */
+#define LR_GROUP_PARAMS 4    /* lr_mix_meter.group_params[g] entries (ids 32..35) */
+#define LR_GLOBAL_PARAMS 32  /* lr_mix_meter.global_params entries (ids 64..95) */
 
 /* Commands, client -> engine. */
 enum lr_command_type {
@@ -60,7 +66,11 @@ enum lr_command_type {
     LR_CMD_PITCH = 14,   /* value[0] = semitones (-24..+24, fractions are cents) */
     LR_CMD_MODE = 15,    /* value[0] = lr_slot_mode */
     LR_CMD_TRANSPORT = 16, /* slot ignored; value[0] = lr_transport_mode */
-    LR_CMD_TYPE_COUNT = 17
+    LR_CMD_PARAM = 17,   /* param = lr_param, value[0] = its value; slot = the slot (slot
+                            params), the group 0..LR_GROUPS-1 (group params), ignored
+                            (global params); honours at_frame / quantize; ramped */
+    LR_CMD_METER_RESET = 18, /* slot ignored; restarts peak holds and integrated loudness */
+    LR_CMD_TYPE_COUNT = 19
 };
 
 /* lr_command.flags */
@@ -134,6 +144,56 @@ enum lr_transport_mode {
     LR_TRANSPORT_MASTER = 2   /* looprig is timebase master: other clients get its tempo and BBT */
 };
 
+/* Mixer and effect parameters (LR_CMD_PARAM). Ranges, defaults, units and
+ * ramps: lr_param_info() in shm_client.h (one table for engine and clients).
+ * Slot params are ids 0..LR_SLOT_PARAMS-1, group params from LR_P_GROUP_BASE,
+ * global params from LR_P_GLOBAL_BASE; each is published at
+ * [its id - base] of its area (lr_slot_params, lr_mix_meter). */
+enum lr_param {
+    /* per slot: filters and 3-band EQ (RBJ cookbook responses), in this order */
+    LR_P_HP_ON = 0,          /* high-pass on (1) / off (0) */
+    LR_P_HP_FREQ = 1,        /* Hz */
+    LR_P_HP_Q = 2,           /* resonance (Q) */
+    LR_P_LP_ON = 3,
+    LR_P_LP_FREQ = 4,
+    LR_P_LP_Q = 5,
+    LR_P_EQ_ON = 6,
+    LR_P_EQ_LOW_FREQ = 7,    /* low shelf (slope S = 1) */
+    LR_P_EQ_LOW_GAIN = 8,    /* dB */
+    LR_P_EQ_MID_FREQ = 9,    /* peaking */
+    LR_P_EQ_MID_GAIN = 10,
+    LR_P_EQ_MID_Q = 11,
+    LR_P_EQ_HIGH_FREQ = 12,  /* high shelf (slope S = 1) */
+    LR_P_EQ_HIGH_GAIN = 13,
+    /* per slot: sends and group */
+    LR_P_SEND1_LEVEL = 14,   /* dB; <= -120 is off */
+    LR_P_SEND1_PRE = 15,     /* 1 = pre-fader (before gain/pan, after mute/solo), 0 = post */
+    LR_P_SEND2_LEVEL = 16,
+    LR_P_SEND2_PRE = 17,
+    LR_P_GROUP = 18,         /* -1 = straight to the master, 0..LR_GROUPS-1 = that group bus */
+    LR_P_SLOT_END = 19,
+    /* per group bus (slot field = group index 0..LR_GROUPS-1) */
+    LR_P_GROUP_BASE = 32,
+    LR_P_GROUP_GAIN = 32,    /* dB */
+    LR_P_GROUP_MUTE = 33,
+    LR_P_GROUP_END = 34,
+    /* global: effects and master */
+    LR_P_GLOBAL_BASE = 64,
+    LR_P_DELAY_BEATS = 64,   /* > 0: delay time in beats of the master tempo (tempo-synced) */
+    LR_P_DELAY_MS = 65,      /* delay time in ms; setting it sets DELAY_BEATS to 0 */
+    LR_P_DELAY_FEEDBACK = 66,/* 0..0.95 (linear) */
+    LR_P_DELAY_LOWCUT = 67,  /* Hz, high-pass in the feedback path */
+    LR_P_DELAY_HIGHCUT = 68, /* Hz, low-pass in the feedback path */
+    LR_P_DELAY_PINGPONG = 69,/* 1 = echoes alternate left/right */
+    LR_P_DELAY_RETURN = 70,  /* dB; return level into the master */
+    LR_P_REVERB_DECAY = 71,  /* RT60 in seconds (mid frequencies) */
+    LR_P_REVERB_DAMPING = 72,/* Hz above which the decay time is halved */
+    LR_P_REVERB_PREDELAY = 73, /* ms */
+    LR_P_REVERB_RETURN = 74, /* dB */
+    LR_P_MASTER_GAIN = 75,   /* dB */
+    LR_P_GLOBAL_END = 76
+};
+
 /* lr_slot_meter.render */
 enum lr_render_state {
     LR_RENDER_NONE = 0,     /* plays the loaded audio as it is (no stretch or pitch needed) */
@@ -161,7 +221,8 @@ typedef struct lr_command {
     uint64_t quantize_arg;  /* slot index or frame count */
     double value[4];
     uint32_t text_len;      /* bytes used in text (no NUL needed) */
-    uint32_t reserved[15];
+    uint32_t param;         /* lr_param, for LR_CMD_PARAM */
+    uint32_t reserved[14];
     char text[LR_TEXT_MAX];
 } lr_command;
 
@@ -229,7 +290,10 @@ typedef struct lr_header {
     uint64_t rt_violations;   /* allocations/locks caught on the audio thread (trap builds) */
     char jack_client_name[LR_NAME_MAX];
     char jack_server_name[LR_NAME_MAX];
-    uint32_t reserved[32];
+    uint64_t mix_meter_offset;   /* lr_mix_meter */
+    uint64_t slot_params_offset; /* lr_slot_params[slot_count] */
+    uint32_t smooth_frames;   /* ramp of LR_CMD_PARAM changes */
+    uint32_t reserved[27];
 } lr_header;
 
 /* Published every period under a sequence lock (seq odd while writing). */
@@ -250,7 +314,12 @@ typedef struct lr_meter_header {
     uint32_t renders_pending; /* slots waiting for a steady-state render */
     uint32_t transport_mode;  /* lr_transport_mode in force */
     uint32_t transport_rolling; /* 1 while the JACK transport rolls (follow/master) */
-    uint32_t reserved[12];
+    float master_peak_hold[2];/* linear: largest peak of the last LR hold time (2 s) */
+    float lufs_momentary;     /* EBU R128 loudness of the master, 400 ms window (LUFS; -inf silent) */
+    float lufs_short_term;    /* 3 s window */
+    float lufs_integrated;    /* gated, since start or LR_CMD_METER_RESET */
+    uint32_t loudness_periods;/* periods the loudness meter has measured (0: not running) */
+    uint32_t reserved[6];
 } lr_meter_header;
 
 typedef struct lr_slot_meter {
@@ -268,6 +337,8 @@ typedef struct lr_slot_meter {
     float pitch;              /* semitones */
     uint32_t mode;            /* lr_slot_mode */
     uint32_t render;          /* lr_render_state */
+    float peak_hold[2];       /* linear: largest peak of the last 2 s (the hold time) */
+    int32_t group;            /* -1 = straight to the master, else its group bus */
     uint32_t reserved[1];
 } lr_slot_meter;
 
@@ -279,6 +350,29 @@ typedef struct lr_slot_info {
     uint32_t reserved[2];
     char name[LR_SLOT_NAME_MAX]; /* file name (tail of the path), NUL-terminated */
 } lr_slot_info;
+/* Meters of a bus (group, send or effect return), after its own gain. */
+typedef struct lr_bus_meter {
+    float peak[2];            /* linear, last period */
+    float rms[2];             /* linear, 300 ms exponential window */
+    float peak_hold[2];       /* linear, 2 s hold */
+    uint32_t reserved[2];
+} lr_bus_meter;
+
+/* Buses, effects and the values of group and global params. */
+typedef struct lr_mix_meter {
+    lr_bus_meter groups[LR_GROUPS];
+    lr_bus_meter sends[LR_SENDS];    /* what each send bus feeds its effect */
+    lr_bus_meter returns[LR_SENDS];  /* each effect's return (after its return level) */
+    float group_params[LR_GROUPS][LR_GROUP_PARAMS]; /* [g][id - LR_P_GROUP_BASE] */
+    float global_params[LR_GLOBAL_PARAMS];          /* [id - LR_P_GLOBAL_BASE] */
+    uint32_t delay_frames;    /* the delay time in force, in frames */
+    uint32_t reserved[15];
+} lr_mix_meter;
+
+/* The values in force of one slot's params: value[id] (targets of ramps). */
+typedef struct lr_slot_params {
+    float value[LR_SLOT_PARAMS];
+} lr_slot_params;
 /* LR_CDEF_END */
 
 #ifdef __cplusplus
