@@ -11,6 +11,8 @@ Examples
 ...     rig.load(0, "loop.wav")
 ...     start = rig.play(0, quantize="frames:48000")
 ...     print(rig.meters().peak[0])
+...     rig.highpass(0, 120)                              # mixer: filters, EQ, sends, groups
+...     rig.reverb(decay=3.0); rig.send(0, "reverb", -12)
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from .errors import (
     RingFull,
     Timeout,
 )
-from .meters import Meters, to_dbfs
+from .meters import BusMeters, Loudness, Meters, dbfs, to_dbfs
+from .params import Param, param_table
 
 __version__ = "0.1.0"
 
@@ -47,10 +50,15 @@ __all__ = [
     "Event",
     "LoadResult",
     "Meters",
+    "BusMeters",
+    "Loudness",
+    "Param",
+    "param_table",
     "parse_quantize",
     "segment_name",
     "default_name",
     "to_dbfs",
+    "dbfs",
     "TEXT_MAX",
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",

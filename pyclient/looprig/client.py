@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 from . import meters as _meters
+from . import params as _params
 from ._ffi import ffi, get_lib
 from ._names import (
     ATTACH_ERRORS,
@@ -44,6 +45,7 @@ from .errors import (
     Timeout,
 )
 from .meters import Meters
+from .params import Param
 
 __all__ = [
     "Rig",
@@ -56,6 +58,7 @@ __all__ = [
     "TEXT_MAX",
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",
+    "PARAM_MARGIN_PERIODS",
 ]
 
 #: Default seconds to wait for a command's answer.
@@ -65,10 +68,15 @@ LOAD_TIMEOUT = 30.0
 
 TEXT_MAX: int = dict(ffi.typeof("lr_command").fields)["text"].type.length
 _VALUE_COUNT: int = dict(ffi.typeof("lr_command").fields)["value"].type.length
+#: A call that sets several params without ``at=`` schedules them all at
+#: ``frame_time + PARAM_MARGIN_PERIODS * buffer_size``, so they change in the
+#: same audio frame (1..2 periods from now).
+PARAM_MARGIN_PERIODS = 2
 _STASH_MAX = 4096
 #: Seconds meters() keeps retrying while the engine is mid-update.
 _METER_RETRY_SECONDS = 1.0
 _INT32 = (-(2**31), 2**31 - 1)
+_NOT_GIVEN: Any = object()  # send(): tells the effect-send form from the general one
 _UINT64_MAX = 2**64 - 1
 
 QuantizeSpec = Union[None, str, Tuple[str, int]]
@@ -376,6 +384,8 @@ class Rig:
         self._meter_size = int(h.meter_area_size)
         self._sm_off = int(h.slot_meters_offset) - self._meters_offset
         self._si_off = int(h.slot_infos_offset) - self._meters_offset
+        self._mix_off = int(h.mix_meter_offset) - self._meters_offset
+        self._sp_off = int(h.slot_params_offset) - self._meters_offset
         self._slot_count = int(h.slot_count)
 
     # -- lifetime -------------------------------------------------------------
@@ -572,7 +582,9 @@ class Rig:
     def send(
         self,
         command: Union[str, int],
-        slot: int = 0,
+        slot: Any = 0,
+        level_db: Any = _NOT_GIVEN,
+        pre: Optional[bool] = None,
         *,
         value: Union[None, float, Tuple[float, ...], List[float]] = None,
         text: Union[None, str, bytes] = None,
@@ -581,7 +593,16 @@ class Rig:
         wait: bool = False,
         timeout: Optional[float] = None,
     ) -> Any:
-        """Queue one command (the general/asynchronous form).
+        """Queue one command (the general/asynchronous form), or set an effect send.
+
+        Two forms, told apart by the third argument:
+
+        - ``send(command, slot=0, *, value=None, text=None, at=None,
+          quantize=None, wait=False, timeout=None)``: the general form below.
+        - ``send(slot, bus, level_db, pre=None, *, at=None, quantize=None,
+          timeout=None)`` (a third argument, or ``level_db=`` / ``pre=``): how
+          much of ``slot`` feeds send bus ``bus`` (1/"delay", 2/"reverb");
+          the same as :meth:`fx_send`, returning the frame it takes effect at.
 
         Parameters
         ----------
@@ -618,6 +639,11 @@ class Rig:
             The command ring stayed full for the whole timeout.
         EngineNotRunning, Detached, CommandRejected, Timeout
         """
+        if level_db is not _NOT_GIVEN or pre is not None:
+            if value is not None or text is not None or wait:
+                raise TypeError("send(slot, bus, level_db, pre): the effect-send form takes no value, text or wait")
+            return self.fx_send(command, slot, None if level_db is _NOT_GIVEN else level_db, pre,  # type: ignore[arg-type]
+                                at=at, quantize=quantize, timeout=timeout)
         timeout = self.timeout if timeout is None else float(timeout)
         deadline = time.monotonic() + timeout
         cmd = self._build(command, slot, value, text, at, quantize)
@@ -930,6 +956,427 @@ class Rig:
             raise ValueError("unknown transport mode %r (one of %s)" % (mode, ", ".join(TRANSPORT_MODES))) from None
         return self._do("transport", 0, timeout, value=float(value)).frame
 
+    # -- mixer and effects (LR_CMD_PARAM) ----------------------------------------
+    def params(self) -> List[Param]:
+        """The params table (``lr_param_table()``): every mixer and effect parameter.
+
+        Returns
+        -------
+        list of Param
+            ``Param(id, name, target, kind, unit, min, max, default, help)`` in
+            id order; ``target`` is ``"slot"``, ``"group"`` or ``"global"``,
+            ``kind`` ``"continuous"``, ``"switch"`` or ``"index"``.
+        """
+        return _params.param_table()
+
+    def param(
+        self,
+        name_or_id: Union[str, int, Param],
+        value: Union[float, bool, str, None],
+        *,
+        slot: Optional[int] = None,
+        group: Optional[int] = None,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set one mixer/effect parameter (``LR_CMD_PARAM``).
+
+        Parameters
+        ----------
+        name_or_id : str, int or Param
+            ``"hp-freq"`` (``"hp_freq"`` works too), an ``lr_param`` id, or a
+            row of :meth:`params`.
+        value : float, bool or str
+            The value; ``True``/``False`` and ``"on"``/``"off"`` are 1/0; for
+            ``"group"``, ``None``/``"none"`` is -1 (straight to the master).
+            The engine checks the range (its message is raised).
+        slot : int, optional
+            The slot, for slot params (required for them, refused otherwise).
+        group : int, optional
+            The group bus 0..7, for group params (required for them).
+        at : int, optional
+            Absolute JACK frame time of the change (else the next period).
+        quantize : None, str or tuple, optional
+            Change on that grid (after ``at``); see :func:`parse_quantize`.
+
+        Returns
+        -------
+        int
+            JACK frame at which the change takes effect (continuous params
+            then ramp to the new value over ``header.smooth_frames``).
+
+        Raises
+        ------
+        ValueError
+            Unknown param, a missing or superfluous slot/group, a value that is
+            not a number (nothing is sent).
+        CommandRejected
+            The engine refused it (``LR_E_BAD_VALUE`` out of range,
+            ``LR_E_BAD_SLOT`` bad slot or group).
+        """
+        p = _params.lookup(name_or_id)
+        slot, group = _params.check_target(p, slot, group)
+        return self._set_params([(p, slot, group, _params.to_value(p, value))], at, quantize, timeout)
+
+    def param_value(
+        self, name_or_id: Union[str, int, Param], slot: Optional[int] = None, group: Optional[int] = None
+    ) -> float:
+        """The value in force of a parameter, read from the segment.
+
+        Parameters
+        ----------
+        name_or_id : str, int or Param
+            As for :meth:`param`.
+        slot, group : int, optional
+            As for :meth:`param` (here also checked against the slot count and
+            ``LR_GROUPS``: they index the shared memory).
+
+        Returns
+        -------
+        float
+            The value as published by the engine (float32; for continuous
+            params the target of a ramp in progress).
+
+        Raises
+        ------
+        ValueError
+            Unknown param, bad slot/group.
+        LooprigError
+            The engine publishes no param values (an engine without the mixer).
+        """
+        p = _params.lookup(name_or_id)
+        slot, group = _params.check_target(p, slot, group)
+        self._check()
+        base = ffi.cast("char *", self._base) + self._meters_offset
+        mix = ffi.cast("lr_mix_meter *", base + self._mix_off)
+        if not any(float(v) != 0.0 for v in mix.global_params):
+            raise LooprigError("looprig: engine %r publishes no param values (does it have the mixer?)" % self.name)
+        if p.target == "slot":
+            assert slot is not None
+            if not 0 <= slot < self._slot_count:
+                raise ValueError("slot %d out of range (0..%d)" % (slot, self._slot_count - 1))
+            sp = ffi.cast("lr_slot_params *", base + self._sp_off)
+            return float(sp[slot].value[p.index])
+        if p.target == "group":
+            assert group is not None
+            if not 0 <= group < _params.GROUPS:
+                raise ValueError("group %d out of range (0..%d)" % (group, _params.GROUPS - 1))
+            return float(mix.group_params[group][p.index])
+        return float(mix.global_params[p.index])
+
+    def _set_params(
+        self,
+        items: List[Tuple[Param, Optional[int], Optional[int], float]],
+        at: Optional[int],
+        quantize: QuantizeSpec,
+        timeout: Optional[float],
+    ) -> int:
+        """Send one LR_CMD_PARAM per item, then wait for every answer.
+
+        With several items and no ``at``, all get the same ``at_frame`` (now
+        plus :data:`PARAM_MARGIN_PERIODS` periods): they change in one frame.
+        Every command is built (and checked) before the first is sent. If the
+        engine rejects some, the first rejection is raised after all answers
+        are in (the accepted ones stay in effect).
+        """
+        if not items:
+            raise ValueError("nothing to set")
+        if at is None and len(items) > 1:
+            self._check()
+            at = int(self._hdr.frame_time) + PARAM_MARGIN_PERIODS * max(1, int(self._hdr.buffer_size))
+        cmds = []
+        for p, slot, group, value in items:
+            target = slot if p.target == "slot" else (group if p.target == "group" else 0)
+            cmd = self._build("param", target if target is not None else 0, float(value), None, at, quantize)
+            cmd.param = p.id
+            cmds.append(cmd)
+        timeout = self.timeout if timeout is None else float(timeout)
+        deadline = time.monotonic() + timeout
+        ids = [self._push(cmd, deadline, timeout) for cmd in cmds]
+        first_error: Optional[CommandRejected] = None
+        frame = 0
+        for cid in ids:
+            ev = self.wait(cid, max(0.0, deadline - time.monotonic()), raise_on_error=False)
+            if ev.ok:
+                frame = max(frame, ev.frame)
+            elif first_error is None:
+                first_error = CommandRejected(ev.code, ev.code_name, ev.message, ev.slot, ev.command_name, ev.id)
+        if first_error is not None:
+            raise first_error
+        return frame
+
+    def _set_named(
+        self,
+        what: str,
+        values: List[Tuple[str, Any]],
+        slot: Optional[int],
+        group: Optional[int],
+        at: Optional[int],
+        quantize: QuantizeSpec,
+        timeout: Optional[float],
+    ) -> int:
+        items = []
+        for name, value in values:
+            if value is None:
+                continue
+            p = _params.lookup(name)
+            s, g = _params.check_target(p, slot if p.target == "slot" else None,
+                                        group if p.target == "group" else None)
+            items.append((p, s, g, _params.to_value(p, value)))
+        if not items:
+            raise ValueError("%s: nothing to set (every value is None)" % what)
+        return self._set_params(items, at, quantize, timeout)
+
+    def highpass(
+        self,
+        slot: int,
+        freq: Optional[float] = None,
+        q: Optional[float] = None,
+        on: Optional[bool] = True,
+        *,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set the high-pass filter of ``slot`` (``hp-freq``, ``hp-q``, ``hp-on``).
+
+        Parameters
+        ----------
+        slot : int
+        freq : float, optional
+            Cutoff in Hz (engine range 10..20000).
+        q : float, optional
+            Resonance (0.1..20; 0.707 = Butterworth).
+        on : bool or None
+            Switch it on (default) or off; ``None`` leaves the switch alone.
+
+        Returns
+        -------
+        int
+            JACK frame at which the change takes effect (all values together).
+        """
+        return self._set_named("highpass", [("hp-freq", freq), ("hp-q", q), ("hp-on", on)],
+                               slot, None, at, quantize, timeout)
+
+    def lowpass(
+        self,
+        slot: int,
+        freq: Optional[float] = None,
+        q: Optional[float] = None,
+        on: Optional[bool] = True,
+        *,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set the low-pass filter of ``slot`` (``lp-freq``, ``lp-q``, ``lp-on``); as :meth:`highpass`."""
+        return self._set_named("lowpass", [("lp-freq", freq), ("lp-q", q), ("lp-on", on)],
+                               slot, None, at, quantize, timeout)
+
+    def eq(
+        self,
+        slot: int,
+        *,
+        low_gain: Optional[float] = None,
+        low_freq: Optional[float] = None,
+        mid_gain: Optional[float] = None,
+        mid_freq: Optional[float] = None,
+        mid_q: Optional[float] = None,
+        high_gain: Optional[float] = None,
+        high_freq: Optional[float] = None,
+        on: Optional[bool] = None,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set the 3-band EQ of ``slot``: low shelf, mid peak, high shelf.
+
+        Only the values given are sent (gains in dB, -24..+24; frequencies in
+        Hz; ``mid_q``; ``on`` switches the whole EQ, on by default at engine
+        start). Returns the frame at which they all take effect.
+
+        Raises
+        ------
+        ValueError
+            Nothing given.
+        """
+        return self._set_named(
+            "eq",
+            [
+                ("eq-low-freq", low_freq),
+                ("eq-low-gain", low_gain),
+                ("eq-mid-freq", mid_freq),
+                ("eq-mid-gain", mid_gain),
+                ("eq-mid-q", mid_q),
+                ("eq-high-freq", high_freq),
+                ("eq-high-gain", high_gain),
+                ("eq-on", on),
+            ],
+            slot, None, at, quantize, timeout,
+        )
+
+    def fx_send(
+        self,
+        slot: int,
+        bus: Union[int, str],
+        level_db: Optional[float],
+        pre: Optional[bool] = None,
+        *,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set how much of ``slot`` feeds send bus ``bus`` (also ``rig.send(slot, bus, level_db)``).
+
+        Parameters
+        ----------
+        slot : int
+        bus : int or str
+            1 or ``"delay"`` (bus 1 feeds the delay), 2 or ``"reverb"``.
+        level_db : float or None
+            Send level in dB (-120 = off .. +12); ``None`` leaves it.
+        pre : bool, optional
+            True: pre-fader (before gain/pan, after mute/solo); False:
+            post-fader (default at engine start); None leaves it.
+
+        Returns
+        -------
+        int
+            Frame at which the change takes effect.
+
+        Raises
+        ------
+        ValueError
+            Unknown bus, or neither level nor pre given.
+        """
+        n = _bus_number(bus)
+        return self._set_named("send", [("send%d-level" % n, level_db), ("send%d-pre" % n, pre)],
+                               slot, None, at, quantize, timeout)
+
+    def group(
+        self,
+        slot: int,
+        group: Union[int, str, None],
+        *,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Route ``slot`` to group bus ``group`` (0..7), or straight to the master (``None`` or -1)."""
+        value = -1 if group is None else group
+        return self._set_named("group", [("group", value)], slot, None, at, quantize, timeout)
+
+    def group_gain(
+        self, group: int, db: float, *, at: Optional[int] = None, quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set the level of group bus ``group`` (0..7) in dB (-120 = silent .. +12)."""
+        return self._set_named("group_gain", [("group-gain", db)], None, group, at, quantize, timeout)
+
+    def group_mute(
+        self, group: int, on: Union[bool, float] = True, *, at: Optional[int] = None, quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Mute (``on=True``) or unmute group bus ``group`` (0..7)."""
+        return self._set_named("group_mute", [("group-mute", on)], None, group, at, quantize, timeout)
+
+    def delay(
+        self,
+        *,
+        beats: Optional[float] = None,
+        ms: Optional[float] = None,
+        feedback: Optional[float] = None,
+        lowcut: Optional[float] = None,
+        highcut: Optional[float] = None,
+        pingpong: Optional[bool] = None,
+        return_db: Optional[float] = None,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set the delay effect (fed by send bus 1).
+
+        Parameters
+        ----------
+        beats : float, optional
+            Delay time in beats of the master tempo (follows tempo changes).
+        ms : float, optional
+            Delay time in ms (the engine then stops following the tempo).
+            Give ``beats`` or ``ms``, not both.
+        feedback : float, optional
+            Echo feedback, linear 0..0.95.
+        lowcut, highcut : float, optional
+            Hz: high-pass / low-pass in the feedback path.
+        pingpong : bool, optional
+            Echoes alternate left and right.
+        return_db : float, optional
+            Return level into the master, dB.
+
+        Returns
+        -------
+        int
+            Frame at which the change takes effect (all values together).
+
+        Raises
+        ------
+        ValueError
+            Both ``beats`` and ``ms``, or nothing given.
+        """
+        if beats is not None and ms is not None:
+            raise ValueError("delay: give beats or ms, not both")
+        return self._set_named(
+            "delay",
+            [
+                ("delay-beats", beats),
+                ("delay-ms", ms),
+                ("delay-feedback", feedback),
+                ("delay-lowcut", lowcut),
+                ("delay-highcut", highcut),
+                ("delay-pingpong", pingpong),
+                ("delay-return", return_db),
+            ],
+            None, None, at, quantize, timeout,
+        )
+
+    def reverb(
+        self,
+        *,
+        decay: Optional[float] = None,
+        damping: Optional[float] = None,
+        predelay: Optional[float] = None,
+        return_db: Optional[float] = None,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Set the reverb (fed by send bus 2): ``decay`` RT60 in s, ``damping`` Hz
+        (above it the decay time is halved), ``predelay`` ms, ``return_db`` dB.
+
+        Returns the frame at which the values take effect; ``ValueError`` if
+        nothing is given.
+        """
+        return self._set_named(
+            "reverb",
+            [
+                ("reverb-decay", decay),
+                ("reverb-damping", damping),
+                ("reverb-predelay", predelay),
+                ("reverb-return", return_db),
+            ],
+            None, None, at, quantize, timeout,
+        )
+
+    def master_gain(
+        self, db: float, *, at: Optional[int] = None, quantize: QuantizeSpec = None, timeout: Optional[float] = None
+    ) -> int:
+        """Set the master level in dB (-120 = silent .. +12)."""
+        return self._set_named("master_gain", [("master-gain", db)], None, None, at, quantize, timeout)
+
+    def meter_reset(self, timeout: Optional[float] = None) -> int:
+        """Restart the peak holds and the integrated loudness. Returns the frame it takes effect at."""
+        return self._do("meter_reset", 0, timeout).frame
+
     def _meter_header(self) -> Any:
         """A consistent copy of ``lr_meter_header`` (cffi struct)."""
         buf = self._meter_snapshot()
@@ -970,7 +1417,8 @@ class Rig:
             If no consistent copy could be had within a second (engine stuck
             mid-update).
         """
-        return Meters(self._meter_snapshot(), self._sm_off, self._si_off, self._slot_count)
+        return Meters(self._meter_snapshot(), self._sm_off, self._si_off, self._slot_count,
+                      mix_meter_offset=self._mix_off, slot_params_offset=self._sp_off)
 
     def _meter_snapshot(self) -> bytearray:
         buf = bytearray(self._meter_size)
@@ -1007,7 +1455,8 @@ class Rig:
             raise LooprigError("looprig: meter_view() needs NumPy; use meters()")
         ptr = ffi.cast("char *", self._base) + self._meters_offset
         buf = ffi.buffer(ptr, self._meter_size)
-        return Meters(buf, self._sm_off, self._si_off, self._slot_count, live=True, owner=self, ptr=ptr)
+        return Meters(buf, self._sm_off, self._si_off, self._slot_count, live=True, owner=self, ptr=ptr,
+                      mix_meter_offset=self._mix_off, slot_params_offset=self._sp_off)
 
     def engine_info(self) -> Dict[str, Any]:
         """Engine facts from the segment header, as a JSON-serialisable dict."""
@@ -1047,12 +1496,37 @@ class Rig:
         Returns
         -------
         dict
-            JSON-serialisable (plain ints, floats, strings, lists, None).
+            JSON-serialisable (plain ints, floats, strings, lists, None):
+            ``engine`` (:meth:`engine_info`), ``meters`` (master, loudness,
+            bus meters, ...), ``mixer`` (``global``: every effect/master
+            param, ``groups``: each group bus's params, ``delay_frames``,
+            ``published``: False for an engine that publishes no param values)
+            and ``slots`` (each with ``mixer``: its params that differ from
+            the defaults, and ``group``: its group bus or None).
         """
         info = self.engine_info()
         m = self.meters().to_dict(all_slots=all_slots)
         slots = m.pop("slots")
-        return {"engine": info, "meters": m, "slots": slots}
+        mixer = m.pop("mixer")
+        return {"engine": info, "meters": m, "mixer": mixer, "slots": slots}
+
+
+def _bus_number(bus: Union[int, str]) -> int:
+    """1 or 2 from 1, 2, "1", "2", "delay", "reverb"."""
+    if isinstance(bus, str):
+        b = bus.strip().lower()
+        if b in _params.BUSES:
+            return _params.BUSES[b]
+        if b.isdigit():
+            bus = int(b)
+    if not isinstance(bus, bool):
+        try:
+            n = operator.index(bus)  # type: ignore[arg-type]
+        except TypeError:
+            n = -1
+        if 1 <= n <= _params.SENDS:
+            return n
+    raise ValueError("unknown send bus %r: 1 or 'delay', 2 or 'reverb'" % (bus,))
 
 
 def _mode_value(mode: Union[str, int]) -> int:

@@ -3,6 +3,11 @@
 The engine publishes, every period, a *meter area*::
 
     [lr_meter_header][lr_slot_meter x slot_count][lr_slot_info x slot_count]
+    [lr_mix_meter][lr_slot_params x slot_count]
+
+(the mix meter holds the group, send and return bus meters and the values in
+force of the group and global params; ``lr_slot_params`` the values of each
+slot's params).
 
 :class:`Meters` wraps one copy of that area made by ``lr_client_read_meters``
 (a consistent snapshot: one copy under the engine's sequence lock) in a private
@@ -18,17 +23,28 @@ and a row may mix two periods (no synchronisation).  It is only valid while the
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._ffi import ffi
 from ._names import MODE_NAMES, RENDER_STATE_NAMES, SLOT_FLAGS, SLOT_STATE_NAMES
+from . import params as _params
 
 try:  # NumPy is the normal path; plain lists without it.
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised by monkeypatching in tests
     _np = None  # type: ignore[assignment]
 
-__all__ = ["Meters", "to_dbfs", "SLOT_METER_FIELDS", "SLOT_INFO_FIELDS"]
+__all__ = [
+    "Meters",
+    "BusMeters",
+    "Loudness",
+    "to_dbfs",
+    "dbfs",
+    "area_layout",
+    "SLOT_METER_FIELDS",
+    "SLOT_INFO_FIELDS",
+    "BUS_FIELDS",
+]
 
 #: Per-slot array attributes taken from ``lr_slot_meter``.
 SLOT_METER_FIELDS = (
@@ -46,9 +62,13 @@ SLOT_METER_FIELDS = (
     "pitch",
     "mode",
     "render",
+    "peak_hold",
+    "group",
 )
 #: Per-slot array attributes taken from ``lr_slot_info``.
 SLOT_INFO_FIELDS = ("channels", "source_rate", "source_frames", "load_count")
+#: Array attributes of each :class:`BusMeters` (from ``lr_bus_meter``).
+BUS_FIELDS = ("peak", "rms", "peak_hold")
 
 _HEADER_SCALARS = (
     "seq",
@@ -107,6 +127,61 @@ def to_dbfs(x: float, floor: Optional[float] = None) -> float:
     return -math.inf if floor is None else floor
 
 
+def dbfs(x: Any, floor: Optional[float] = None) -> Any:
+    """Convert linear amplitudes to dBFS, element-wise.
+
+    Parameters
+    ----------
+    x : float, sequence or ndarray
+        Linear amplitudes (1.0 = full scale).
+    floor : float, optional
+        Lower bound; also returned for silence instead of ``-inf``.
+
+    Returns
+    -------
+    float, list or ndarray
+        Same shape as ``x`` (an ndarray of float64 for array input with
+        NumPy, nested lists without it).
+    """
+    if isinstance(x, (int, float)) or (_np is not None and _np.isscalar(x)):
+        return to_dbfs(float(x), floor)
+    if _np is not None:
+        a = _np.asarray(x, dtype=_np.float64)
+        with _np.errstate(divide="ignore", invalid="ignore"):
+            db = 20.0 * _np.log10(_np.where(a > 0.0, a, 0.0))
+        db = _np.where(a > 0.0, db, -_np.inf)
+        if floor is not None:
+            db = _np.maximum(db, floor)
+        return db
+    return [dbfs(v, floor) for v in x]
+
+
+def _align64(n: int) -> int:
+    return (n + 63) // 64 * 64
+
+
+def area_layout(slot_count: int) -> Dict[str, int]:
+    """Offsets of the meter area's parts, relative to its start, for ``slot_count`` slots.
+
+    The engine writes the real offsets into ``lr_header`` (the
+    :class:`~looprig.Rig` uses those); this is the same rule (each part starts
+    on a multiple of 64 bytes), for synthetic buffers in tests and tools.
+
+    Returns
+    -------
+    dict
+        ``slot_meters``, ``slot_infos``, ``mix_meter``, ``slot_params`` offsets
+        and ``size`` (bytes of the whole area).
+    """
+    n = int(slot_count)
+    sm = _align64(ffi.sizeof("lr_meter_header"))
+    si = _align64(sm + n * ffi.sizeof("lr_slot_meter"))
+    mix = _align64(si + n * ffi.sizeof("lr_slot_info"))
+    sp = _align64(mix + ffi.sizeof("lr_mix_meter"))
+    size = _align64(sp + n * ffi.sizeof("lr_slot_params"))
+    return {"slot_meters": sm, "slot_infos": si, "mix_meter": mix, "slot_params": sp, "size": size}
+
+
 def _field(struct: str, name: str) -> Any:
     for fname, f in ffi.typeof(struct).fields:
         if fname == name:
@@ -135,6 +210,26 @@ def _array_view(buf: Any, base: int, struct: str, name: str, count: int, writeab
     return arr
 
 
+def _nested_view(buf: Any, offset: int, ctype: Any, writeable: bool) -> Any:
+    """NumPy view of a (nested) C array type at ``offset``: ``float[8][4]`` -> shape (8, 4)."""
+    shape = []
+    t = ctype
+    while t.kind == "array":
+        shape.append(t.length)
+        t = t.item
+    dtype = _np.dtype(_DTYPES[t.cname])
+    arr = _np.ndarray(shape=tuple(shape), dtype=dtype, buffer=buf, offset=offset)
+    if not writeable:
+        arr.flags.writeable = False
+    return arr
+
+
+def _nested_list(cdata: Any) -> Any:
+    if isinstance(cdata, ffi.CData) and ffi.typeof(cdata).kind == "array":
+        return [_nested_list(v) for v in cdata]
+    return cdata
+
+
 def _header_view(buf: Any, name: str, writeable: bool) -> Any:
     f = _field("lr_meter_header", name)
     t = f.type
@@ -143,6 +238,73 @@ def _header_view(buf: Any, name: str, writeable: bool) -> Any:
     if not writeable:
         arr.flags.writeable = False
     return arr
+
+
+class Loudness(NamedTuple):
+    """EBU R128 loudness of the master in LUFS.
+
+    Each value is ``None`` while the loudness meter has not measured anything
+    yet (``loudness_periods`` 0) and ``-inf`` for silence (integrated: nothing
+    above the gates yet).
+    """
+
+    momentary: Optional[float]
+    short_term: Optional[float]
+    integrated: Optional[float]
+
+
+class BusMeters:
+    """Meters of a set of buses (the groups, the sends or the effect returns).
+
+    Attributes
+    ----------
+    kind : str
+        ``"groups"``, ``"sends"`` or ``"returns"``.
+    count : int
+        Number of buses (rows).
+    peak, rms, peak_hold : ndarray, shape (count, 2), float32
+        Linear L/R after the bus's own gain: peak of the last period, RMS
+        (300 ms window), largest peak of the last 2 s. Lists without NumPy.
+    """
+
+    def __init__(self, kind: str, buf: Any, offset: int, count: int, writeable: bool, cdata: Any) -> None:
+        self.kind = kind
+        self.count = int(count)
+        for name in BUS_FIELDS:
+            if _np is not None:
+                setattr(self, name, _array_view(buf, offset, "lr_bus_meter", name, self.count, writeable))
+            else:
+                setattr(self, name, [list(getattr(cdata[i], name)) for i in range(self.count)])
+
+    def __len__(self) -> int:
+        return self.count
+
+    def peak_dbfs(self) -> Any:
+        """``peak`` in dBFS (``-inf`` = silence)."""
+        return dbfs(self.peak)  # type: ignore[attr-defined]
+
+    def rms_dbfs(self) -> Any:
+        """``rms`` in dBFS."""
+        return dbfs(self.rms)  # type: ignore[attr-defined]
+
+    def peak_hold_dbfs(self) -> Any:
+        """``peak_hold`` in dBFS."""
+        return dbfs(self.peak_hold)  # type: ignore[attr-defined]
+
+    def to_list(self) -> List[Dict[str, Any]]:
+        """One JSON-serialisable dict per bus (``dbfs`` values ``None`` for silence)."""
+        out = []
+        for i in range(self.count):
+            d: Dict[str, Any] = {"index": i}
+            for name in BUS_FIELDS:
+                vals = [float(v) for v in getattr(self, name)[i]]
+                d[name] = [_json_float(v) for v in vals]
+                d[name + "_dbfs"] = [_dbfs_json(v) for v in vals]
+            out.append(d)
+        return out
+
+    def __repr__(self) -> str:
+        return "<looprig.BusMeters %s x%d>" % (self.kind, self.count)
 
 
 class Meters:
@@ -189,6 +351,30 @@ class Meters:
         (0 = first beat).
     beats_per_bar, renders_pending : int
         Master meter; slots waiting for a steady-state render.
+    peak_hold : ndarray, shape (slot_count, 2), float32
+        Linear: largest peak of the last 2 s (the hold time) per slot.
+    group : ndarray, shape (slot_count,), int32
+        The group bus each slot feeds, -1 = straight to the master.
+    master_peak_hold : ndarray, shape (2,), float32
+        Master L/R peak hold (2 s), linear.
+    loudness : Loudness
+        EBU R128 loudness of the master: ``momentary`` (400 ms),
+        ``short_term`` (3 s), ``integrated`` (gated, since start or
+        :meth:`~looprig.Rig.meter_reset`), in LUFS; ``None`` until measured,
+        ``-inf`` for silence. Also ``lufs_momentary``, ``lufs_short_term``,
+        ``lufs_integrated`` (raw floats) and ``loudness_periods``.
+    groups, sends, returns : BusMeters
+        Bus meters (``peak``, ``rms``, ``peak_hold``, each shape (n, 2)) of
+        the 8 group buses, the 2 send buses (what feeds the delay and the
+        reverb) and the 2 effect returns (after their return level).
+    slot_params : ndarray, shape (slot_count, LR_SLOT_PARAMS), float32
+        Values in force of each slot's params, ``slot_params[slot, id]``.
+    group_params : ndarray, shape (LR_GROUPS, LR_GROUP_PARAMS), float32
+        ``group_params[g, id - LR_P_GROUP_BASE]``.
+    global_params : ndarray, shape (LR_GLOBAL_PARAMS,), float32
+        ``global_params[id - LR_P_GLOBAL_BASE]``.
+    delay_frames : int
+        The delay time in force, in frames.
     live : bool
         True for a live view of the segment (``Rig.meter_view()``).
 
@@ -207,20 +393,35 @@ class Meters:
         live: bool = False,
         owner: Any = None,
         ptr: Any = None,
+        mix_meter_offset: Optional[int] = None,
+        slot_params_offset: Optional[int] = None,
     ) -> None:
         self._buf = buf  # keeps the private copy (or the segment buffer) alive
         self._owner = owner  # keeps the Rig alive while a live view exists
         self.live = live
         self.slot_count = int(slot_count)
+        layout = area_layout(self.slot_count)
+        if mix_meter_offset is None:
+            mix_meter_offset = layout["mix_meter"]
+        if slot_params_offset is None:
+            slot_params_offset = layout["slot_params"]
+        need = slot_params_offset + self.slot_count * ffi.sizeof("lr_slot_params")
+        if len(buf) < need:
+            raise ValueError("looprig: meter buffer of %d bytes is too small for %d slots (%d bytes needed)"
+                             % (len(buf), self.slot_count, need))
         if ptr is None:
             ptr = ffi.from_buffer(buf)
         base = ffi.cast("char *", ptr)
         self._base = base
         self._hdr = ffi.cast("lr_meter_header *", base)
         self._infos = ffi.cast("lr_slot_info *", base + slot_infos_offset)
+        self._mix = ffi.cast("lr_mix_meter *", base + mix_meter_offset)
         self._sm_off = slot_meters_offset
         self._si_off = slot_infos_offset
+        self._mix_off = mix_meter_offset
+        self._sp_off = slot_params_offset
         n = self.slot_count
+        mix_fields = dict(ffi.typeof("lr_mix_meter").fields)
         if _np is not None:
             wr = not live
             for name in SLOT_METER_FIELDS:
@@ -229,6 +430,11 @@ class Meters:
                 setattr(self, name, _array_view(buf, slot_infos_offset, "lr_slot_info", name, n, wr))
             self.master_peak = _header_view(buf, "master_peak", wr)
             self.master_rms = _header_view(buf, "master_rms", wr)
+            self.master_peak_hold = _header_view(buf, "master_peak_hold", wr)
+            self.slot_params = _array_view(buf, slot_params_offset, "lr_slot_params", "value", n, wr)
+            for name in ("group_params", "global_params"):
+                f = mix_fields[name]
+                setattr(self, name, _nested_view(buf, mix_meter_offset + f.offset, f.type, wr))
         else:
             if live:
                 raise RuntimeError("looprig: live meter views need NumPy")
@@ -243,6 +449,18 @@ class Meters:
                 setattr(self, name, [getattr(self._infos[i], name) for i in range(n)])
             self.master_peak = list(self._hdr.master_peak)
             self.master_rms = list(self._hdr.master_rms)
+            self.master_peak_hold = list(self._hdr.master_peak_hold)
+            sp = ffi.cast("lr_slot_params *", base + slot_params_offset)
+            self.slot_params = [list(sp[i].value) for i in range(n)]
+            self.group_params = _nested_list(self._mix.group_params)
+            self.global_params = _nested_list(self._mix.global_params)
+        wr = not live
+        self.groups = BusMeters("groups", buf, mix_meter_offset + mix_fields["groups"].offset,
+                                _params.GROUPS, wr, self._mix.groups)
+        self.sends = BusMeters("sends", buf, mix_meter_offset + mix_fields["sends"].offset,
+                               _params.SENDS, wr, self._mix.sends)
+        self.returns = BusMeters("returns", buf, mix_meter_offset + mix_fields["returns"].offset,
+                                 _params.SENDS, wr, self._mix.returns)
 
     # -- scalars of lr_meter_header (read through cffi: live for live views) --
     @property
@@ -300,6 +518,110 @@ class Meters:
         return bool(self._hdr.transport_rolling)
 
     @property
+    def lufs_momentary(self) -> float:
+        """Momentary loudness (400 ms) of the master in LUFS, raw (see :attr:`loudness`)."""
+        return float(self._hdr.lufs_momentary)
+
+    @property
+    def lufs_short_term(self) -> float:
+        """Short-term loudness (3 s) in LUFS, raw."""
+        return float(self._hdr.lufs_short_term)
+
+    @property
+    def lufs_integrated(self) -> float:
+        """Integrated (gated) loudness in LUFS, raw."""
+        return float(self._hdr.lufs_integrated)
+
+    @property
+    def loudness_periods(self) -> int:
+        """Periods the loudness meter has measured (0: not running yet)."""
+        return int(self._hdr.loudness_periods)
+
+    @property
+    def loudness(self) -> Loudness:
+        """Master loudness in LUFS; ``None`` values until the meter has measured."""
+        if self.loudness_periods == 0:
+            return Loudness(None, None, None)
+        return Loudness(self.lufs_momentary, self.lufs_short_term, self.lufs_integrated)
+
+    @property
+    def delay_frames(self) -> int:
+        """The delay time in force, in frames."""
+        return int(self._mix.delay_frames)
+
+    # -- params ---------------------------------------------------------------
+    @property
+    def params_published(self) -> bool:
+        """True if the engine publishes param values (an engine without the
+        mixer leaves the area zeroed; several global defaults are nonzero)."""
+        return any(float(v) != 0.0 for v in self.global_params)  # type: ignore[attr-defined]
+
+    def param(self, name_or_id: Union[str, int, "_params.Param"], slot: Optional[int] = None,
+              group: Optional[int] = None) -> float:
+        """Value in force of a param in this snapshot.
+
+        Parameters
+        ----------
+        name_or_id : str, int or Param
+            ``"hp-freq"``, an ``lr_param`` id, ...
+        slot : int, optional
+            The slot, for slot params.
+        group : int, optional
+            The group bus 0..7, for group params.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError
+            Unknown param, missing/extra slot or group, or one out of range.
+        """
+        p = _params.lookup(name_or_id)
+        slot, group = _params.check_target(p, slot, group)
+        if p.target == "slot":
+            if not 0 <= slot < self.slot_count:  # type: ignore[operator]
+                raise ValueError("slot %d out of range (0..%d)" % (slot, self.slot_count - 1))
+            return float(self.slot_params[slot][p.index])  # type: ignore[index]
+        if p.target == "group":
+            if not 0 <= group < _params.GROUPS:  # type: ignore[operator]
+                raise ValueError("group %d out of range (0..%d)" % (group, _params.GROUPS - 1))
+            return float(self.group_params[group][p.index])  # type: ignore[index]
+        return float(self.global_params[p.index])  # type: ignore[index]
+
+    def slot_settings(self, slot: int, all: bool = False) -> Dict[str, float]:
+        """Slot params of ``slot`` that differ from their defaults (``all``: every one).
+
+        Returns
+        -------
+        dict
+            ``{"hp-freq": 120.0, ...}`` in table order; empty when the engine
+            does not publish param values.
+        """
+        if not self.params_published:
+            return {}
+        row = self.slot_params[slot]  # type: ignore[index]
+        return {p.name: float(row[p.index]) for p in _params.param_table()
+                if p.target == "slot" and (all or not _params.is_default(p, row[p.index]))}
+
+    def group_settings(self, group: int, all: bool = True) -> Dict[str, float]:
+        """Group params of bus ``group`` (``all=False``: only those differing from defaults)."""
+        if not self.params_published:
+            return {}
+        row = self.group_params[group]  # type: ignore[index]
+        return {p.name: float(row[p.index]) for p in _params.param_table()
+                if p.target == "group" and (all or not _params.is_default(p, row[p.index]))}
+
+    def global_settings(self, all: bool = True) -> Dict[str, float]:
+        """Global params (effects, master) (``all=False``: only those differing from defaults)."""
+        if not self.params_published:
+            return {}
+        row = self.global_params
+        return {p.name: float(row[p.index]) for p in _params.param_table()  # type: ignore[index]
+                if p.target == "global" and (all or not _params.is_default(p, row[p.index]))}  # type: ignore[index]
+
+    @property
     def names(self) -> List[str]:
         """File names of the slots (``""`` when empty)."""
         return [
@@ -348,6 +670,8 @@ class Meters:
         flags = int(self.flags[i])  # type: ignore[index]
         peak = [float(v) for v in self.peak[i]]  # type: ignore[index]
         rms = [float(v) for v in self.rms[i]]  # type: ignore[index]
+        hold = [float(v) for v in self.peak_hold[i]]  # type: ignore[index]
+        group = int(self.group[i])  # type: ignore[index]
         return {
             "slot": i,
             "state": self.state_name(i),
@@ -372,6 +696,10 @@ class Meters:
             "rms": [_json_float(v) for v in rms],
             "peak_dbfs": [_dbfs_json(v) for v in peak],
             "rms_dbfs": [_dbfs_json(v) for v in rms],
+            "peak_hold": [_json_float(v) for v in hold],
+            "peak_hold_dbfs": [_dbfs_json(v) for v in hold],
+            "group": group if group >= 0 else None,
+            "mixer": {k: _json_float(v) for k, v in self.slot_settings(i).items()},
             "channels": int(self.channels[i]),  # type: ignore[index]
             "source_rate": int(self.source_rate[i]),  # type: ignore[index]
             "source_frames": int(self.source_frames[i]),  # type: ignore[index]
@@ -394,6 +722,8 @@ class Meters:
         """
         mp = [float(v) for v in self.master_peak]  # type: ignore[attr-defined]
         mr = [float(v) for v in self.master_rms]  # type: ignore[attr-defined]
+        mh = [float(v) for v in self.master_peak_hold]  # type: ignore[attr-defined]
+        loud = self.loudness
         slots = [
             self.slot_dict(i)
             for i in range(self.slot_count)
@@ -419,6 +749,26 @@ class Meters:
                 "rms": [_json_float(v) for v in mr],
                 "peak_dbfs": [_dbfs_json(v) for v in mp],
                 "rms_dbfs": [_dbfs_json(v) for v in mr],
+                "peak_hold": [_json_float(v) for v in mh],
+                "peak_hold_dbfs": [_dbfs_json(v) for v in mh],
+            },
+            "loudness": {
+                "momentary": _lufs_json(loud.momentary),
+                "short_term": _lufs_json(loud.short_term),
+                "integrated": _lufs_json(loud.integrated),
+                "periods": self.loudness_periods,
+            },
+            "buses": {
+                "groups": self.groups.to_list(),
+                "sends": self.sends.to_list(),
+                "returns": self.returns.to_list(),
+            },
+            "mixer": {
+                "published": self.params_published,
+                "global": {k: _json_float(v) for k, v in self.global_settings().items()},
+                "groups": [{k: _json_float(v) for k, v in self.group_settings(g).items()}
+                           for g in range(len(self.groups))],
+                "delay_frames": self.delay_frames,
             },
             "slots": slots,
         }
@@ -436,6 +786,10 @@ class Meters:
 def _json_float(v: Any) -> Optional[float]:
     f = float(v)
     return f if math.isfinite(f) else None
+
+
+def _lufs_json(v: Optional[float]) -> Optional[float]:
+    return round(v, 2) if v is not None and math.isfinite(v) else None
 
 
 def _dbfs_json(v: Any) -> Optional[float]:

@@ -126,3 +126,33 @@ def test_error_and_command_names_from_c(enum, prefix):
     else:
         names = ffi.typeof(enum).relements
         assert all(n.startswith(prefix) for n in names)
+
+
+ABI2_ENTRIES = [
+    "sizeof(lr_bus_meter)", "lr_bus_meter.peak", "lr_bus_meter.rms", "lr_bus_meter.peak_hold",
+    "sizeof(lr_mix_meter)", "lr_mix_meter.groups", "lr_mix_meter.sends", "lr_mix_meter.returns",
+    "lr_mix_meter.group_params", "lr_mix_meter.global_params", "lr_mix_meter.delay_frames",
+    "sizeof(lr_slot_params)", "lr_slot_params.value",
+    "lr_slot_meter.peak_hold", "lr_slot_meter.group", "sizeof(lr_slot_meter)",
+    "lr_meter_header.master_peak_hold", "lr_meter_header.lufs_momentary", "lr_meter_header.lufs_short_term",
+    "lr_meter_header.lufs_integrated", "lr_meter_header.loudness_periods", "sizeof(lr_meter_header)",
+    "lr_header.mix_meter_offset", "lr_header.slot_params_offset", "lr_header.smooth_frames", "sizeof(lr_header)",
+    "lr_command.param", "sizeof(lr_command)",
+]
+
+
+def test_abi2_structs_and_fields_match_c():
+    """The mixer additions of ABI 2 are in lr_layout_table() and cffi agrees with C on each."""
+    from looprig._ffi import ffi, get_lib
+
+    table = dict(_table())
+    assert get_lib().LR_ABI_VERSION == 2
+    for name in ABI2_ENTRIES:
+        assert name in table, name
+        m = re.fullmatch(r"sizeof\((\w+)\)", name)
+        if m:
+            got = ffi.sizeof(m.group(1))
+        else:
+            struct, _, field = name.partition(".")
+            got = ffi.offsetof(struct, field)
+        assert got == table[name], "%s: C %d, cffi %d" % (name, table[name], got)

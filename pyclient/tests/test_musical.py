@@ -21,7 +21,7 @@ from looprig._ffi import ffi, get_lib
 from looprig._names import COMMANDS, MODES, QUANTIZE, RENDER_STATES
 from looprig.cli import parse_args
 from looprig.display import status_table, tempo_line
-from looprig.meters import Meters
+from looprig.meters import Meters, area_layout
 from conftest import RATE, Engine, require_library, run_cli
 
 np = pytest.importorskip("numpy")
@@ -158,7 +158,7 @@ def _synthetic_meters(numpy=True, monkeypatch=None):
     n = 3
     sm_off = (ffi.sizeof("lr_meter_header") + 63) // 64 * 64
     si_off = (sm_off + n * ffi.sizeof("lr_slot_meter") + 63) // 64 * 64
-    buf = bytearray(si_off + n * ffi.sizeof("lr_slot_info"))
+    buf = bytearray(area_layout(n)["size"])  # up to the mix meter and slot params (ABI 2)
     base = ffi.cast("char *", ffi.from_buffer(buf))
     h = ffi.cast("lr_meter_header *", base)
     h.tempo_bpm = 123.5
