@@ -21,7 +21,8 @@ from . import __version__
 from ._ffi import repo_root
 from ._names import MODES
 from .client import LOAD_TIMEOUT, Event, Rig, default_name, parse_quantize
-from .errors import CommandRejected, EngineNotRunning, LooprigError, Timeout
+from .errors import CommandRejected, EngineNotRunning, LibraryNotFound, LooprigError, Timeout
+from .params import BUSES, OFF_DB
 
 __all__ = ["main", "build_parser", "parse_args", "find_engine_binary"]
 
@@ -97,6 +98,33 @@ def _bpm_or_off(s: str) -> Any:
         return float(s)
     except ValueError:
         raise argparse.ArgumentTypeError("expected the loop's BPM or 'off', got %r" % s) from None
+
+
+def _bus(s: str) -> int:
+    b = s.strip().lower()
+    if b in BUSES:
+        return BUSES[b]
+    if b in ("1", "2"):
+        return int(b)
+    raise argparse.ArgumentTypeError("send bus must be 1, 2, delay or reverb, got %r" % s)
+
+
+def _db_or_off(s: str) -> float:
+    if s.strip().lower() == "off":
+        return OFF_DB
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a level in dB or 'off', got %r" % s) from None
+
+
+def _group_or_none(s: str) -> int:
+    if s.strip().lower() in ("none", "master", "-1"):
+        return -1
+    try:
+        return int(s, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a group bus 0..7 or 'none', got %r" % s) from None
 
 
 _QUANTIZE_HELP = "none | slot:K | frames:N | beat[:N] | bar[:N] (every N beats/bars, default 1)"
@@ -217,6 +245,98 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refresh for this many seconds (0 = until Ctrl-C)")
     s.add_argument("--interval", type=_seconds, default=0.1, metavar="S", help="refresh interval (default 0.1)")
     s.add_argument("--all", action="store_true", help="also show empty slots")
+
+    # -- mixer and effects (LR_CMD_PARAM) --
+    def schedule(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
+        s.add_argument("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
+
+    for name, what in (("hp", "high-pass"), ("lp", "low-pass")):
+        s = add(name, "set a slot's %s filter (cutoff in Hz; --off switches it off)" % what,
+                usage="%(prog)s SLOT FREQ [--q Q] [--off] | %(prog)s SLOT --off")
+        s.add_argument("slot", type=_slot)
+        s.add_argument("freq", type=_number, nargs="?", default=None, metavar="FREQ", help="cutoff in Hz (10..20000)")
+        s.add_argument("--q", type=_number, default=None, metavar="Q", help="resonance (0.1..20, 0.707 = Butterworth)")
+        s.add_argument("--off", action="store_true", help="switch the filter off (FREQ/--q are still set if given)")
+        schedule(s)
+
+    s = add("eq", "set a slot's 3-band EQ: low shelf, mid peak, high shelf (gains in dB, -24..+24)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("--low", type=_number, default=None, metavar="DB", help="low shelf gain")
+    s.add_argument("--low-freq", type=_number, default=None, metavar="HZ", help="low shelf frequency")
+    s.add_argument("--mid", type=_number, default=None, metavar="DB", help="mid (peaking) gain")
+    s.add_argument("--mid-freq", type=_number, default=None, metavar="HZ", help="mid frequency")
+    s.add_argument("--mid-q", type=_number, default=None, metavar="Q", help="mid bandwidth (Q)")
+    s.add_argument("--high", type=_number, default=None, metavar="DB", help="high shelf gain")
+    s.add_argument("--high-freq", type=_number, default=None, metavar="HZ", help="high shelf frequency")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--on", dest="eq_on", action="store_const", const=True, default=None, help="switch the EQ on")
+    g.add_argument("--off", dest="eq_on", action="store_const", const=False, help="switch the EQ off (bypass)")
+    schedule(s)
+
+    s = add("send", "set how much of a slot feeds send bus 1 (delay) or 2 (reverb), in dB (-120 or off = none)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("bus", type=_bus, metavar="1|2|delay|reverb")
+    s.add_argument("db", type=_db_or_off, metavar="DB|off")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--pre", dest="pre", action="store_const", const=True, default=None,
+                   help="pre-fader (before gain/pan, after mute/solo)")
+    g.add_argument("--post", dest="pre", action="store_const", const=False, help="post-fader (the default)")
+    schedule(s)
+
+    s = add("group", "route a slot to group bus G (0..7), or straight to the master (none)")
+    s.add_argument("slot", type=_slot)
+    s.add_argument("group", type=_group_or_none, metavar="G|none")
+    schedule(s)
+
+    s = add("group-gain", "set a group bus's level in dB (-120 = silent .. +12)")
+    s.add_argument("group", type=_integer, metavar="G")
+    s.add_argument("db", type=_db_or_off, metavar="DB")
+    schedule(s)
+
+    s = add("group-mute", "mute a group bus on or off")
+    s.add_argument("group", type=_integer, metavar="G")
+    s.add_argument("on", type=_onoff, metavar="on|off")
+    schedule(s)
+
+    s = add("delay", "set the delay effect (fed by send bus 1)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--beats", type=_number, default=None, metavar="B", help="delay time in beats (follows the tempo)")
+    g.add_argument("--ms", type=_number, default=None, metavar="MS", help="delay time in ms")
+    s.add_argument("--feedback", type=_number, default=None, metavar="F", help="echo feedback, linear 0..0.95")
+    s.add_argument("--lowcut", type=_number, default=None, metavar="HZ", help="high-pass in the feedback path")
+    s.add_argument("--highcut", type=_number, default=None, metavar="HZ", help="low-pass in the feedback path")
+    s.add_argument("--pingpong", type=_onoff, default=None, metavar="on|off", help="echoes alternate left/right")
+    s.add_argument("--return", dest="return_db", type=_db_or_off, default=None, metavar="DB",
+                   help="return level into the master")
+    schedule(s)
+
+    s = add("reverb", "set the reverb (fed by send bus 2)")
+    s.add_argument("--decay", type=_number, default=None, metavar="S", help="decay time RT60 in seconds")
+    s.add_argument("--damping", type=_number, default=None, metavar="HZ", help="above this the decay time is halved")
+    s.add_argument("--predelay", type=_number, default=None, metavar="MS", help="pre-delay in ms")
+    s.add_argument("--return", dest="return_db", type=_db_or_off, default=None, metavar="DB",
+                   help="return level into the master")
+    schedule(s)
+
+    s = add("master-gain", "set the master level in dB (-120 = silent .. +12)")
+    s.add_argument("db", type=_db_or_off, metavar="DB")
+    schedule(s)
+
+    s = add("param", "set any mixer/effect parameter by name (see `params`)")
+    s.add_argument("param", metavar="NAME", help="e.g. hp-freq, delay-feedback, group-gain")
+    s.add_argument("value", metavar="VALUE", help="a number; on/off for switches; none for group")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--slot", type=_slot, default=None, metavar="N", help="the slot (slot params)")
+    g.add_argument("--group", type=_integer, default=None, metavar="G", help="the group bus 0..7 (group params)")
+    schedule(s)
+
+    s = add("params", "list the mixer/effect parameters with ranges, defaults and current values")
+    s.add_argument("--slot", type=_slot, default=0, metavar="N", help="show slot N's values of slot params (default 0)")
+    s.add_argument("--group", type=_integer, default=0, metavar="G",
+                   help="show group G's values of group params (default 0)")
+
+    add("meter-reset", "restart the peak holds and the integrated loudness")
 
     s = add("demo", "generate a few loops, play them in sync and show meters")
     s.add_argument("--seconds", type=_seconds, default=10.0, metavar="S", help="how long to play (default 10)")
@@ -362,6 +482,150 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
     return EXIT_OK
 
 
+# -- mixer and effects --------------------------------------------------------
+
+MIXER_COMMANDS = ("hp", "lp", "eq", "send", "group", "group-gain", "group-mute", "delay", "reverb", "master-gain",
+                  "param")
+
+_EQ_OPTIONS = (("low_freq", "eq-low-freq"), ("low", "eq-low-gain"), ("mid_freq", "eq-mid-freq"),
+               ("mid", "eq-mid-gain"), ("mid_q", "eq-mid-q"), ("high_freq", "eq-high-freq"),
+               ("high", "eq-high-gain"), ("eq_on", "eq-on"))
+_DELAY_OPTIONS = (("beats", "delay-beats"), ("ms", "delay-ms"), ("feedback", "delay-feedback"),
+                  ("lowcut", "delay-lowcut"), ("highcut", "delay-highcut"), ("pingpong", "delay-pingpong"),
+                  ("return_db", "delay-return"))
+_REVERB_OPTIONS = (("decay", "reverb-decay"), ("damping", "reverb-damping"), ("predelay", "reverb-predelay"),
+                   ("return_db", "reverb-return"))
+
+
+def mixer_values(args: argparse.Namespace) -> List[Any]:
+    """The ``(param name, value)`` pairs a mixer command line sets, in the order they are sent."""
+    c = args.command
+    if c in ("hp", "lp"):
+        pairs = [(c + "-freq", args.freq), (c + "-q", args.q), (c + "-on", not args.off)]
+    elif c == "eq":
+        pairs = [(name, getattr(args, opt)) for opt, name in _EQ_OPTIONS]
+    elif c == "send":
+        pairs = [("send%d-level" % args.bus, args.db), ("send%d-pre" % args.bus, args.pre)]
+    elif c == "group":
+        pairs = [("group", args.group)]
+    elif c == "group-gain":
+        pairs = [("group-gain", args.db)]
+    elif c == "group-mute":
+        pairs = [("group-mute", args.on)]
+    elif c == "delay":
+        pairs = [(name, getattr(args, opt)) for opt, name in _DELAY_OPTIONS]
+    elif c == "reverb":
+        pairs = [(name, getattr(args, opt)) for opt, name in _REVERB_OPTIONS]
+    elif c == "master-gain":
+        pairs = [("master-gain", args.db)]
+    elif c == "param":
+        from .params import lookup
+
+        pairs = [(lookup(args.param).name, args.value)]
+    else:  # pragma: no cover
+        raise AssertionError(c)
+    return [(n, v) for n, v in pairs if v is not None]
+
+
+def _cmd_mixer(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
+    from .params import lookup, to_value
+
+    c = args.command
+    sched = {"at": args.at, "quantize": args.quantize, "timeout": timeout}
+    slot = getattr(args, "slot", None) if c != "param" else args.slot
+    group = None
+    if c in ("hp", "lp"):
+        fn = rig.highpass if c == "hp" else rig.lowpass
+        frame = fn(args.slot, args.freq, args.q, on=not args.off, **sched)
+    elif c == "eq":
+        frame = rig.eq(args.slot, low_gain=args.low, low_freq=args.low_freq, mid_gain=args.mid,
+                       mid_freq=args.mid_freq, mid_q=args.mid_q, high_gain=args.high, high_freq=args.high_freq,
+                       on=args.eq_on, **sched)
+    elif c == "send":
+        frame = rig.fx_send(args.slot, args.bus, args.db, args.pre, **sched)
+    elif c == "group":
+        frame = rig.group(args.slot, args.group, **sched)
+    elif c == "group-gain":
+        slot, group = None, args.group
+        frame = rig.group_gain(args.group, args.db, **sched)
+    elif c == "group-mute":
+        slot, group = None, args.group
+        frame = rig.group_mute(args.group, args.on, **sched)
+    elif c == "delay":
+        slot = None
+        frame = rig.delay(beats=args.beats, ms=args.ms, feedback=args.feedback, lowcut=args.lowcut,
+                          highcut=args.highcut, pingpong=args.pingpong, return_db=args.return_db, **sched)
+    elif c == "reverb":
+        slot = None
+        frame = rig.reverb(decay=args.decay, damping=args.damping, predelay=args.predelay,
+                           return_db=args.return_db, **sched)
+    elif c == "master-gain":
+        slot = None
+        frame = rig.master_gain(args.db, **sched)
+    elif c == "param":
+        group = args.group
+        frame = rig.param(args.param, args.value, slot=args.slot, group=args.group, **sched)
+    else:  # pragma: no cover
+        raise AssertionError(c)
+    pairs = [(lookup(n), to_value(lookup(n), v)) for n, v in mixer_values(args)]
+    where = c
+    if slot is not None:
+        where += " %d" % slot
+    elif group is not None:
+        where += " group %d" % group
+    text = "%s: %s at frame %d" % (where, ", ".join("%s %s" % (p.name, p.format(v)) for p, v in pairs), frame)
+    out.emit(text, {"ok": True, "command": c, "slot": slot, "group": group, "frame": frame,
+                    "values": {p.name: _jf(v) for p, v in pairs}})
+    return EXIT_OK
+
+
+def _cmd_params(rig: Optional[Rig], out: _Out, args: argparse.Namespace, note: str = "") -> int:
+    from .display import params_table
+    from .params import param_table
+
+    m = rig.meters() if rig is not None else None
+    published = m is not None and m.params_published
+    if m is not None and not published:
+        note = "engine %r publishes no param values (an engine without the mixer?)" % rig.name  # type: ignore[union-attr]
+    if m is not None and published:
+        if not 0 <= args.slot < m.slot_count:
+            raise ValueError("--slot %d out of range (0..%d)" % (args.slot, m.slot_count - 1))
+        if not 0 <= args.group < len(m.groups):
+            raise ValueError("--group %d out of range (0..%d)" % (args.group, len(m.groups) - 1))
+    rows = []
+    for p in param_table():
+        d = p.to_dict()
+        value = None
+        if published:
+            assert m is not None
+            if p.target == "slot":
+                value = m.param(p, slot=args.slot)
+                d["values"] = [_jf(float(m.slot_params[i][p.index])) for i in range(m.slot_count)]  # type: ignore[index]
+            elif p.target == "group":
+                value = m.param(p, group=args.group)
+                d["values"] = [_jf(float(m.group_params[g][p.index])) for g in range(len(m.groups))]  # type: ignore[index]
+            else:
+                value = m.param(p)
+        d["value"] = None if value is None else _jf(value)
+        rows.append((p, value, d))
+    if note:
+        print("looprig: note: %s: values not shown" % note, file=sys.stderr, flush=True)
+    if out.json:
+        print(json.dumps({"ok": True, "slot": args.slot, "group": args.group, "published": published,
+                          "params": [d for _, _, d in rows]}, allow_nan=False), flush=True)
+    else:
+        print(params_table([(p, v) for p, v, _ in rows], slot=args.slot, group=args.group,
+                           values=published), flush=True)
+    return EXIT_OK
+
+
+def _cmd_meter_reset(rig: Rig, out: _Out, timeout: Optional[float]) -> int:
+    ev = rig.send("meter_reset", 0, wait=True, timeout=timeout)
+    out.emit(_with_msg("meter-reset: peak holds and integrated loudness restart at frame %d" % ev.frame, ev),
+             _ev_json(ev))
+    return EXIT_OK
+
+
 def _jf(v: float) -> Optional[float]:
     return v if v == v and v not in (float("inf"), float("-inf")) else None
 
@@ -504,7 +768,35 @@ def parse_args(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.A
             sub.error("give the loop's BPM, --beats N, or 'off'")
         if args.bpm is not None and args.beats is not None:
             sub.error("give the loop's BPM, --beats N or 'off', not more than one")
+    elif args.command in ("hp", "lp"):
+        if args.freq is None and not args.off:
+            sub.error("give the cutoff FREQ in Hz, or --off")
+    elif args.command in ("eq", "delay", "reverb"):
+        if not mixer_values(args):
+            opts = [a.option_strings[0] for a in sub._actions
+                    if a.option_strings and a.dest not in ("help", "name", "timeout", "json", "at", "quantize")]
+            sub.error("nothing to set: give at least one of %s" % ", ".join(opts))
+    elif args.command == "param":
+        _check_param_args(args, sub)
     return args
+
+
+def _check_param_args(args: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+    """Name, target and value of `param` are checked before attaching (usage errors, exit 2)."""
+    from .params import check_target, lookup, to_value
+
+    try:
+        p = lookup(args.param)
+    except LibraryNotFound:
+        return  # reported when attaching
+    except ValueError as e:
+        sub.error(str(e))
+    try:
+        check_target(p, args.slot, args.group)
+        to_value(p, args.value)
+    except ValueError as e:
+        msg = str(e).replace("slot=N, CLI --slot N", "--slot N").replace("group=G, CLI --group G", "--group G")
+        sub.error(msg)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -519,6 +811,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "engine":
         return _cmd_engine(args, name)
 
+    if args.command == "params":
+        # The table comes from the library: without an engine it is still listed (no values).
+        try:
+            with Rig(name=name, timeout=5.0 if timeout is None else timeout, wait=args.wait) as rig:
+                return _cmd_params(rig, out, args)
+        except EngineNotRunning as e:
+            try:
+                return _cmd_params(None, out, args, note=str(e).split(";")[0])
+            except LooprigError as e2:
+                return _error(str(e2), EXIT_REJECTED, json_mode)
+        except ValueError as e:
+            parser.print_usage(sys.stderr)
+            return _error(str(e), EXIT_USAGE, json_mode)
+        except LooprigError as e:
+            return _error(str(e), EXIT_REJECTED, json_mode)
+
     try:
         with Rig(name=name, timeout=5.0 if timeout is None else timeout, wait=args.wait) as rig:
             if args.command == "status":
@@ -527,6 +835,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return _cmd_meters(rig, out, args)
             if args.command == "demo":
                 return _cmd_demo(rig, out, args, timeout)
+            if args.command in MIXER_COMMANDS:
+                return _cmd_mixer(rig, out, args, timeout)
+            if args.command == "params":
+                return _cmd_params(rig, out, args)
+            if args.command == "meter-reset":
+                return _cmd_meter_reset(rig, out, timeout)
             return _simple(rig, out, args, timeout)
     except CommandRejected as e:
         return _error("%s (%s)" % (e.message, e.code_name), EXIT_REJECTED, json_mode,

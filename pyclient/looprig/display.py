@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional
 from ._names import SLOT_FLAGS
 from .meters import to_dbfs
 
-__all__ = ["fmt_db", "bar", "status_table", "tempo_line", "meter_lines"]
+__all__ = ["fmt_db", "bar", "status_table", "tempo_line", "meter_lines", "params_table", "lufs_line", "mixer_lines",
+           "bus_lines"]
 
 BAR_FLOOR_DB = -60.0
 
@@ -102,10 +103,16 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
     )
     lines.append(tempo_line(m))
     mm = m["master"]
+    hold = mm.get("peak_hold_dbfs") or [None, None]
     lines.append(
-        "master  peak %s %s dBFS  rms %s %s dBFS"
-        % (fmt_db(mm["peak_dbfs"][0]), fmt_db(mm["peak_dbfs"][1]), fmt_db(mm["rms_dbfs"][0]), fmt_db(mm["rms_dbfs"][1]))
+        "master  peak %s %s dBFS  rms %s %s dBFS  hold %s %s dBFS"
+        % (fmt_db(mm["peak_dbfs"][0]), fmt_db(mm["peak_dbfs"][1]), fmt_db(mm["rms_dbfs"][0]), fmt_db(mm["rms_dbfs"][1]),
+           fmt_db(hold[0]), fmt_db(hold[1]))
     )
+    if "loudness" in m:
+        lines.append(lufs_line(m["loudness"]))
+    if "mixer" in st:
+        lines.extend(mixer_lines(st))
     slots = st["slots"]
     loaded = [s for s in slots if s["state"] != "empty"]
     shown = slots if show_all else loaded
@@ -139,6 +146,7 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
                     s["render"],
                 )
             )
+    lines.extend(slot_mixer_lines(st))
     return "\n".join(ln.rstrip() for ln in lines)
 
 
@@ -156,8 +164,10 @@ def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> L
         pos = int(m.playhead[i])
         flags = int(m.flags[i])
         ms = ("M" if flags & SLOT_FLAGS["muted"] else " ") + ("S" if flags & SLOT_FLAGS["soloed"] else " ")
+        hold = m.peak_hold[i]
+        grp = int(m.group[i])
         out.append(
-            "%3d %-12s %-7s %2s L%s%s R%s%s %6s/%ss"
+            "%3d %-12s %-7s %2s L%s%s R%s%s hold %s %s %2s %6s/%ss"
             % (
                 i,
                 (names[i] or "-")[:12],
@@ -167,18 +177,162 @@ def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> L
                 fmt_db(to_dbfs(pk[0])),
                 bar(rm[1], pk[1], width),
                 fmt_db(to_dbfs(pk[1])),
+                fmt_db(to_dbfs(hold[0]), 5),
+                fmt_db(to_dbfs(hold[1]), 5),
+                ("G%d" % grp) if grp >= 0 else "",
                 _secs(pos, rate),
                 _secs(length, rate),
             )
         )
-    mp, mr = m.master_peak, m.master_rms
+    out.extend(bus_lines(m, width, show_all=show_all))
+    mp, mr, mh = m.master_peak, m.master_rms, m.master_peak_hold
     out.append(
-        "    %-12s %-7s %2s L%s%s R%s%s"
-        % ("MASTER", "", "", bar(mr[0], mp[0], width), fmt_db(to_dbfs(mp[0])), bar(mr[1], mp[1], width), fmt_db(to_dbfs(mp[1])))
+        "    %-12s %-7s %2s L%s%s R%s%s hold %s %s"
+        % ("MASTER", "", "", bar(mr[0], mp[0], width), fmt_db(to_dbfs(mp[0])), bar(mr[1], mp[1], width),
+           fmt_db(to_dbfs(mp[1])), fmt_db(to_dbfs(mh[0]), 5), fmt_db(to_dbfs(mh[1]), 5))
     )
+    loud = m.loudness
+    out.append("    " + lufs_line({"periods": m.loudness_periods, "momentary": _finite(loud.momentary),
+                                   "short_term": _finite(loud.short_term), "integrated": _finite(loud.integrated)}))
     out.append(
         "    load %5.1f%% (max %5.1f%%)  xruns %d  frame %d  %s BPM %d/bar beat %.2f"
         % (100.0 * m.callback_load, 100.0 * m.callback_load_max, m.xruns, m.frame_time,
            _num(m.tempo_bpm), m.beats_per_bar, m.beat)
     )
+    return out
+
+
+def _finite(v: Optional[float]) -> Optional[float]:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def params_table(rows: List[Any], slot: int = 0, group: int = 0, values: bool = True) -> str:
+    """Table of the params: name, target, kind, range, default, current value, help.
+
+    Parameters
+    ----------
+    rows : list of (Param, float or None)
+        Each param with its current value (slot params: of ``slot``; group
+        params: of ``group``).
+    values : bool
+        False: the engine gave no values (column shows ``-``).
+    """
+    lines = []
+    if values:
+        lines.append("values: slot params of slot %d, group params of group %d (--slot N, --group G)" % (slot, group))
+    lines.append("%-16s %-6s %-10s %-6s %8s %8s %10s %10s  %s"
+                 % ("name", "target", "kind", "unit", "min", "max", "default", "value", "help"))
+    for p, v in rows:
+        lines.append("%-16s %-6s %-10s %-6s %8s %8s %10s %10s  %s" % (
+            p.name, p.target, p.kind, p.unit, _num(p.min), _num(p.max), _short(p, p.default),
+            _short(p, v) if values else "-", p.help))
+    return "\n".join(ln.rstrip() for ln in lines)
+
+
+def _short(p: Any, v: Optional[float]) -> str:
+    """A param value without its unit (the table has a unit column)."""
+    if v is None:
+        return "-"
+    if p.kind == "switch":
+        return p.format(v)
+    if p.name == "group":
+        return p.format(v)
+    return _num(float(v))
+
+
+def lufs_line(loud: Dict[str, Any]) -> str:
+    """``loudness M -23.1  S -22.8  I -23.0 LUFS`` from a meters dict's ``loudness``."""
+    def f(v: Optional[float]) -> str:
+        return "-inf" if v is None else "%.1f" % v
+
+    if not loud.get("periods"):
+        return "loudness: not measured yet"
+    return "loudness M %s  S %s  I %s LUFS" % (f(loud["momentary"]), f(loud["short_term"]), f(loud["integrated"]))
+
+
+def _settings(d: Dict[str, Optional[float]]) -> str:
+    from .params import lookup
+
+    out = []
+    for name, v in d.items():
+        try:
+            out.append("%s %s" % (name, lookup(name).format(v)))
+        except ValueError:  # pragma: no cover - a name the library does not know
+            out.append("%s %s" % (name, v))
+    return ", ".join(out)
+
+
+def mixer_lines(st: Dict[str, Any]) -> List[str]:
+    """The mixer part of :func:`status_table`: effects, master, groups, slots' non-default settings."""
+    mx = st.get("mixer") or {}
+    if not mx.get("published"):
+        return ["mixer: the engine publishes no param values"]
+    from .params import lookup
+
+    g = mx.get("global") or {}
+    lines = []
+    fx = {"delay": [], "reverb": [], "master": []}  # type: Dict[str, List[str]]
+    for name, v in g.items():
+        head, _, rest = name.partition("-")
+        if name == "master-gain":
+            fx["master"].append(lookup(name).format(v))
+        elif head in fx:
+            if name == "delay-ms" and g.get("delay-beats"):
+                continue  # the tempo-synced time is in force
+            if name == "delay-beats" and not v:
+                continue
+            fx[head].append("%s %s" % (rest, lookup(name).format(v)))
+    df = mx.get("delay_frames")
+    rate = st.get("engine", {}).get("sample_rate") or 0
+    delay_time = (" (%.1f ms)" % (1000.0 * df / rate)) if df and rate else ""
+    lines.append("delay %s%s" % (", ".join(fx["delay"]), delay_time))
+    lines.append("reverb %s" % ", ".join(fx["reverb"]))
+    lines.append("master %s" % ", ".join(fx["master"]))
+    groups = []
+    for i, gd in enumerate(mx.get("groups") or []):
+        changed = {k: v for k, v in gd.items() if not _is_default(k, v)}
+        if changed:
+            groups.append("%d: %s" % (i, _settings(changed)))
+    used = sorted({s["group"] for s in st.get("slots", []) if s.get("group") is not None})
+    lines.append("groups: %s%s" % ("; ".join(groups) if groups else "all at defaults",
+                                   ("  (in use: %s)" % " ".join(map(str, used))) if used else ""))
+    return lines
+
+
+def slot_mixer_lines(st: Dict[str, Any]) -> List[str]:
+    """One line per slot whose mixer settings differ from the defaults."""
+    rows = [s for s in st.get("slots", []) if s.get("mixer")]
+    if not rows:
+        return []
+    return ["mixer settings that differ from the defaults:"] + [
+        "  slot %d: %s" % (s["slot"], _settings(s["mixer"])) for s in rows]
+
+
+def _is_default(name: str, v: Optional[float]) -> bool:
+    from .params import is_default, lookup
+
+    return v is not None and is_default(lookup(name), v)
+
+
+def bus_lines(m: Any, width: int = 20, show_all: bool = False) -> List[str]:
+    """Meter bars of the group buses (those in use or sounding; ``show_all``: all 8),
+    the send buses and the effect returns."""
+    out: List[str] = []
+    used = set(int(g) for g in m.group if int(g) >= 0)
+
+    def line(label: str, pk: Any, rm: Any, hold: Any) -> str:
+        return "    %-23s L%s%s R%s%s hold %s %s" % (
+            label, bar(rm[0], pk[0], width), fmt_db(to_dbfs(pk[0])), bar(rm[1], pk[1], width),
+            fmt_db(to_dbfs(pk[1])), fmt_db(to_dbfs(hold[0]), 5), fmt_db(to_dbfs(hold[1]), 5))
+
+    gb = m.groups
+    for i in range(len(gb)):
+        sounding = max(float(x) for x in gb.peak_hold[i]) > 0.0
+        if show_all or i in used or sounding:
+            out.append(line("GROUP %d" % i, gb.peak[i], gb.rms[i], gb.peak_hold[i]))
+    names = {0: "DELAY", 1: "REVERB"}
+    for i in range(len(m.sends)):
+        n = names.get(i, "FX %d" % (i + 1))
+        out.append(line("%s send %d" % (n, i + 1), m.sends.peak[i], m.sends.rms[i], m.sends.peak_hold[i]))
+        out.append(line("%s return" % n, m.returns.peak[i], m.returns.rms[i], m.returns.peak_hold[i]))
     return out
