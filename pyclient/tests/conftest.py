@@ -123,14 +123,16 @@ class Proc:
             except ProcessLookupError:
                 pass
 
-    def stop(self, timeout: float = 5.0) -> Optional[int]:
-        """SIGTERM, then SIGKILL; returns the exit status."""
+    def stop(self, timeout: float = 5.0, kill: bool = True) -> Optional[int]:
+        """SIGTERM, then (``kill``) SIGKILL; returns the exit status (None if still running)."""
         if self.alive():
             self.signal(signal.SIGCONT)
             self.signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                if not kill:
+                    return None
                 self.signal(signal.SIGKILL)
                 self.proc.wait(5)
         self._reader.join(2)
@@ -163,7 +165,7 @@ class JackServer:
                 up = True
                 break
         if not up:
-            self.proc.stop()
+            self.proc.stop(timeout=30.0, kill=False)
             out = self.proc.output()
             if "Too many servers" in out:
                 raise JackRegistryFull(out)
@@ -174,12 +176,18 @@ class JackServer:
         return dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
 
     def stop(self) -> None:
-        rc = self.proc.stop(timeout=15.0)
+        # Never SIGKILL a jackd: a killed jackd never unregisters from JACK's
+        # shm registry, which has room for 8 servers per machine, so each leak
+        # would eat one for every user. One that ignores SIGTERM for 30 s is
+        # left running, with a message.
+        rc = self.proc.stop(timeout=30.0, kill=False)
+        if rc is None:
+            sys.stderr.write("conftest: jackd %s (pid %d) did not stop within 30 s of SIGTERM; left running "
+                             "(stop it with: kill -TERM %d)\n" % (self.name, self.proc.pid, self.proc.pid))
+            return
         if rc == -signal.SIGKILL:
-            # A killed jackd never unregisters from JACK's shm registry, which
-            # has room for 8 servers per machine: each leak would eat one for
-            # every user. Starting a server of the same name reclaims the dead
-            # entry; stopping it cleanly then frees it.
+            # Killed by someone else: starting a server of the same name
+            # reclaims the dead registry entry; stopping it cleanly frees it.
             self._reclaim()
         # Remove semaphores/segments a server stopped under a connected client
         # leaves behind; they carry our unique name.
@@ -198,7 +206,7 @@ class JackServer:
                   "-p", str(self.period)], env=env, label="jackd-reclaim")
         subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, env=env, timeout=20)
-        p.stop(timeout=15.0)
+        p.stop(timeout=30.0, kill=False)
 
 
 class Engine:
