@@ -871,6 +871,34 @@ def test_cli_params_without_engine():
 
 
 # -- with the engine -------------------------------------------------------------------
+
+def test_meter_view_and_snapshot_have_the_mixer_arrays(rig):
+    """Shapes, dtypes and zero-copy of the ABI 2 arrays against the real segment (any ABI 2 engine)."""
+    n = rig.slot_count
+    for m in (rig.meters(), rig.meter_view()):
+        assert m.peak_hold.shape == (n, 2) and m.peak_hold.dtype == np.float32
+        assert m.group.shape == (n,) and m.group.dtype == np.int32
+        assert m.master_peak_hold.shape == (2,)
+        assert m.slot_params.shape == (n, SLOT_PARAMS) and m.slot_params.dtype == np.float32
+        assert m.group_params.shape == (GROUPS, get_lib().LR_GROUP_PARAMS)
+        assert m.global_params.shape == (get_lib().LR_GLOBAL_PARAMS,)
+        for b in (m.groups, m.sends, m.returns):
+            assert b.peak.shape == b.rms.shape == b.peak_hold.shape == (len(b), 2)
+        assert isinstance(m.delay_frames, int) and isinstance(m.loudness, tuple)
+        json.dumps(m.to_dict(), allow_nan=False)
+    live = rig.meter_view()
+    assert live.live and not live.slot_params.flags.writeable and not live.groups.peak.flags.writeable
+    # views onto the segment itself: the same memory as the header's offsets say
+    base = int(ffi.cast("uintptr_t", rig._base)) + int(rig.header.meters_offset)
+    assert live.slot_params.__array_interface__["data"][0] == base + (int(rig.header.slot_params_offset)
+                                                                        - int(rig.header.meters_offset))
+    mix = int(rig.header.mix_meter_offset) - int(rig.header.meters_offset)
+    assert live.groups.peak.__array_interface__["data"][0] == base + mix + ffi.offsetof("lr_mix_meter", "groups")
+    st = json.loads(json.dumps(rig.status(), allow_nan=False))
+    assert set(st) == {"engine", "meters", "mixer", "slots"}
+    assert {"loudness", "buses", "master"} <= set(st["meters"]) and "mixer" not in st["meters"]
+    assert {"published", "global", "groups", "delay_frames"} <= set(st["mixer"])
+
 # A private engine for this module: the master gain and the effects are engine-wide.
 
 def meters_when(rig, pred, timeout=3.0):
