@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build pkg-config g++ libjack-jackd2-dev libboost-dev librubberband-dev
-  libsndfile1-dev libsamplerate0-dev libfmt-dev doctest-dev
+  libsndfile1-dev libsamplerate0-dev libebur128-dev libfmt-dev doctest-dev
   # run
   jackd2 python3 python3-cffi python3-numpy
   # test

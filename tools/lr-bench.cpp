@@ -73,6 +73,10 @@ options:
                       like looprigd --slots
   --declick-ms MS     engine declick ramp (default 2, like looprigd)
   --slot-outs         also write per-slot outputs (like looprigd --slot-outs)
+  --fx                every playing slot runs the high-pass, low-pass and 3-band EQ
+                      (all on, not flat), sends to both buses (1 post-, 2 pre-fader)
+                      and a group bus; the delay (0.75 beats, feedback 0.4) and the
+                      reverb (2.5 s) run; --direct also writes the bus outs
   --paced             --direct: one call per period of wall time (colder caches,
                       like JACK) instead of back to back
   --warmup K          untimed periods before each --direct row (default 500)
@@ -144,6 +148,7 @@ struct Options {
     uint32_t slots = 32;
     double declick_ms = 2.0;
     bool slot_outs = false;
+    bool fx = false;
     bool paced = false;
     uint32_t warmup = 500;
     bool fifo = false;
@@ -412,6 +417,32 @@ uint32_t slots_for(const Options& o, uint32_t loops) { return std::max(o.slots, 
 // ---------------------------------------------------------------------------
 // --direct
 
+lr_command param_command(uint32_t id, int32_t target, double value) {
+    lr_command c{};
+    c.type = LR_CMD_PARAM;
+    c.param = id;
+    c.slot = target;
+    c.value[0] = value;
+    return c;
+}
+
+/// --fx: every filter and EQ band on (not flat), both sends, a group bus per
+/// slot, both effects running. Sent like a client's commands. Not RT safe.
+void queue_fx(Rig& rig, uint32_t loops) {
+    const std::pair<uint32_t, double> strip[] = {
+        {LR_P_HP_ON, 1},         {LR_P_HP_FREQ, 80},       {LR_P_LP_ON, 1},         {LR_P_LP_FREQ, 12000},
+        {LR_P_LP_Q, 1.2},        {LR_P_EQ_LOW_GAIN, 3},    {LR_P_EQ_MID_GAIN, -4},  {LR_P_EQ_MID_Q, 1.4},
+        {LR_P_EQ_HIGH_GAIN, 2},  {LR_P_SEND1_LEVEL, -12},  {LR_P_SEND2_LEVEL, -10}, {LR_P_SEND2_PRE, 1},
+    };
+    for (uint32_t i = 0; i < loops; ++i) {
+        for (const auto& [id, v] : strip) rig.send(param_command(id, static_cast<int32_t>(i), v));
+        rig.send(param_command(LR_P_GROUP, static_cast<int32_t>(i), static_cast<double>(i % LR_GROUPS)));
+    }
+    rig.send(param_command(LR_P_DELAY_BEATS, 0, 0.75));
+    rig.send(param_command(LR_P_DELAY_FEEDBACK, 0, 0.4));
+    rig.send(param_command(LR_P_REVERB_DECAY, 0, 2.5));
+}
+
 void try_fifo() {
     sched_param p{};
     p.sched_priority = 70;
@@ -422,6 +453,7 @@ void try_fifo() {
 
 Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
     Rig rig(slots_for(o, loops), o.rate, frames, o.declick_ms, loops);
+    if (o.fx) queue_fx(rig, loops);
     const uint32_t slots = rig.core().slot_count();
     std::vector<float> master[2] = {std::vector<float>(frames), std::vector<float>(frames)};
     std::vector<std::vector<float>> slot_buf[2];
@@ -437,10 +469,20 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
         out.slot_left = slot_ptr[0].data();
         out.slot_right = slot_ptr[1].data();
     }
+    std::vector<float> bus_outs;  // --fx: group, send and return outs, as looprigd writes them
+    if (o.fx) {
+        bus_outs.assign(static_cast<std::size_t>(2 * (LR_GROUPS + 2 * LR_SENDS)) * frames, 0.0f);
+        float* next = bus_outs.data();
+        for (uint32_t c = 0; c < 2; ++c) {
+            for (auto& g : out.group) (g[c] = next, next += frames);
+            for (auto& b : out.send) (b[c] = next, next += frames);
+            for (auto& b : out.fx_return) (b[c] = next, next += frames);
+        }
+    }
 
     uint64_t frame_time = 0;
-    // Setup: loads and plays travel through the core like a client's would.
-    for (uint32_t k = 0; !rig.ready() && !g_stop; ++k) {
+    // Setup: loads, plays (and --fx params) travel through the core like a client's would.
+    for (uint32_t k = 0; !(rig.ready() && rig.all_answered()) && !g_stop; ++k) {
         rig.pump();
         if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
         if (k > 100000) throw std::runtime_error("setup: the loops did not start within 100000 periods");
@@ -617,6 +659,7 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     run.frames = frames;
     rig_owner = std::make_unique<Rig>(slots_for(o, loops), rate, 8192, o.declick_ms, loops);
     Rig& rig = *rig_owner;
+    if (o.fx) queue_fx(rig, loops);
     run.core = &rig.core();
     expose_to_jack(run, rig, o, frames);
     // Room for the window plus slack; touched now so the RT thread never faults it in.
@@ -628,7 +671,7 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     closer.active = true;
 
     const auto setup_deadline = std::chrono::steady_clock::now() + 20s;
-    while (!rig.ready() && !g_stop) {
+    while (!(rig.ready() && rig.all_answered()) && !g_stop) {
         rig.pump();
         if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
         if (std::chrono::steady_clock::now() > setup_deadline)
@@ -1252,13 +1295,13 @@ StretchRow run_stretch_jack(const Options& o, uint32_t loops) {
 
 void print_table(const Options& o, const std::vector<Row>& rows) {
     if (o.jack) {
-        fmt::print("# lr-bench --jack: callback time per period as a fraction of the period; "
-                   "xruns = xrun callbacks in the timed window; dsp = JACK DSP load % (mean/max)\n");
+        fmt::print("# lr-bench --jack{}: callback time per period as a fraction of the period; "
+                   "xruns = xrun callbacks in the timed window; dsp = JACK DSP load % (mean/max)\n", o.fx ? " --fx" : "");
         fmt::print("{:>6} {:>5} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>11}\n", "frames", "loops", "periods", "median",
                    "p99", "max", "mean", "xruns", "dsp%");
     } else {
-        fmt::print("# lr-bench --direct{}: process() time per period as a fraction of the period\n",
-                   o.paced ? " --paced" : "");
+        fmt::print("# lr-bench --direct{}{}: process() time per period as a fraction of the period\n",
+                   o.paced ? " --paced" : "", o.fx ? " --fx" : "");
         fmt::print("{:>6} {:>5} {:>8} {:>7} {:>7} {:>7} {:>7}\n", "frames", "loops", "periods", "median", "p99",
                    "max", "mean");
     }
@@ -1279,9 +1322,10 @@ void print_table(const Options& o, const std::vector<Row>& rows) {
 }
 
 void print_json(const Options& o, const std::vector<Row>& rows) {
-    fmt::print("{{\"tool\": \"lr-bench\", \"mode\": \"{}\", \"paced\": {}, \"slot_outs\": {}, \"declick_ms\": {}, "
-               "\"rows\": [",
-               o.jack ? "jack" : "direct", o.paced ? "true" : "false", o.slot_outs ? "true" : "false", o.declick_ms);
+    fmt::print("{{\"tool\": \"lr-bench\", \"mode\": \"{}\", \"paced\": {}, \"slot_outs\": {}, \"fx\": {}, "
+               "\"declick_ms\": {}, \"rows\": [",
+               o.jack ? "jack" : "direct", o.paced ? "true" : "false", o.slot_outs ? "true" : "false",
+               o.fx ? "true" : "false", o.declick_ms);
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const Row& r = rows[i];
         const Stats& s = r.stats;
@@ -1463,6 +1507,8 @@ int main(int argc, char** argv) {
             if (!(o.declick_ms >= 0 && o.declick_ms <= 100)) usage_error("--declick-ms must be 0..100");
         } else if (arg == "--slot-outs") {
             o.slot_outs = true;
+        } else if (arg == "--fx") {
+            o.fx = true;
         } else if (arg == "--paced") {
             o.paced = true;
         } else if (arg == "--warmup") {
@@ -1501,6 +1547,7 @@ int main(int argc, char** argv) {
     }
     if (periods_given && o.seconds > 0) usage_error("give --periods or --seconds, not both");
     o.periods_given = periods_given;
+    if (o.fx && o.stretch) usage_error("--fx and --stretch are separate scenarios");
     if (o.stretch) {
         if (!o.loops_given) o.loops = {32};
         // Declared tempos (0.8..1.25 x FROM) must be valid loop tempos, and the

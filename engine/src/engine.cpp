@@ -54,8 +54,10 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     cfg.sample_rate = sample_rate_;
     cfg.max_frames = 8192;  // JACK2's largest period
     cfg.declick_frames = static_cast<uint32_t>(std::lround(options_.declick_ms * sample_rate_ / 1000.0));
+    cfg.smooth_frames = static_cast<uint32_t>(std::lround(options_.smooth_ms * sample_rate_ / 1000.0));
     core_ = std::make_unique<AudioCore>(*segment_, cfg);
     loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes);
+    loudness_ = std::make_unique<LoudnessMeter>(*core_, sample_rate_);
     renderer_ = std::make_unique<RenderWorker>(
         *core_, sample_rate_, options_.finer,
         options_.render_threads ? options_.render_threads : RenderWorker::default_threads());
@@ -89,6 +91,7 @@ Engine::~Engine() {
         jack_client_close(client_);
     }
     renderer_.reset();
+    loudness_.reset();
     loader_.reset();
     core_.reset();
 }
@@ -113,6 +116,20 @@ void Engine::register_ports() {
         slot_buffers_[0].resize(options_.slots);
         slot_buffers_[1].resize(options_.slots);
     }
+    if (options_.bus_outs) {
+        for (uint32_t g = 0; g < LR_GROUPS; ++g) {
+            group_ports_[g][0] = add(fmt::format("group{}_L", g), fmt::format("Group {} L", g));
+            group_ports_[g][1] = add(fmt::format("group{}_R", g), fmt::format("Group {} R", g));
+        }
+        static const char* const fx[LR_SENDS] = {"delay", "reverb"};
+        static const char* const fx_pretty[LR_SENDS] = {"Delay", "Reverb"};
+        for (uint32_t k = 0; k < LR_SENDS; ++k) {
+            send_ports_[k][0] = add(fmt::format("{}_send_L", fx[k]), fmt::format("{} send L", fx_pretty[k]));
+            send_ports_[k][1] = add(fmt::format("{}_send_R", fx[k]), fmt::format("{} send R", fx_pretty[k]));
+            return_ports_[k][0] = add(fmt::format("{}_return_L", fx[k]), fmt::format("{} return L", fx_pretty[k]));
+            return_ports_[k][1] = add(fmt::format("{}_return_R", fx[k]), fmt::format("{} return R", fx_pretty[k]));
+        }
+    }
 }
 
 int Engine::process_callback(jack_nframes_t nframes, void* arg) {
@@ -128,6 +145,14 @@ int Engine::process_callback(jack_nframes_t nframes, void* arg) {
         }
         out.slot_left = self->slot_buffers_[0].data();
         out.slot_right = self->slot_buffers_[1].data();
+    }
+    auto buffer = [nframes](jack_port_t* p) { return p ? static_cast<float*>(jack_port_get_buffer(p, nframes)) : nullptr; };
+    for (uint32_t c = 0; c < 2; ++c) {
+        for (uint32_t g = 0; g < LR_GROUPS; ++g) out.group[g][c] = buffer(self->group_ports_[g][c]);
+        for (uint32_t k = 0; k < LR_SENDS; ++k) {
+            out.send[k][c] = buffer(self->send_ports_[k][c]);
+            out.fx_return[k][c] = buffer(self->return_ports_[k][c]);
+        }
     }
     if (self->core_->transport_mode() != LR_TRANSPORT_OFF) {
         jack_position_t pos;

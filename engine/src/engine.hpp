@@ -4,6 +4,7 @@
 #pragma once
 
 #include "loader.hpp"
+#include "loudness.hpp"
 #include "render_worker.hpp"
 #include "rt/audio_core.hpp"
 #include "rt/frame_clock.hpp"
@@ -26,6 +27,8 @@ struct EngineOptions {
     double declick_ms = 2.0;
     uint64_t max_file_bytes = uint64_t{1} << 30;  // decoded size cap per file
     bool verbose = false;
+    bool bus_outs = true;        // JACK outs for group buses, sends and effect returns
+    double smooth_ms = 20.0;     // ramp of mixer/effect param changes
     uint32_t render_threads = 0;  // 0: RenderWorker::default_threads()
     bool finer = true;  // renders with Rubber Band R3 (cleaner on tonal material) rather than R2
 };
@@ -57,12 +60,16 @@ private:
     jack_client_t* client_ = nullptr;
     jack_port_t* master_[2] = {nullptr, nullptr};
     std::vector<jack_port_t*> slot_ports_[2];
+    jack_port_t* group_ports_[LR_GROUPS][2] = {};
+    jack_port_t* send_ports_[LR_SENDS][2] = {};
+    jack_port_t* return_ports_[LR_SENDS][2] = {};
     std::vector<float*> slot_buffers_[2];
     std::vector<jack_port_t*> registered_ports_;
     std::unique_ptr<AudioCore> core_;
     rt::FrameClock clock_;  // audio thread only
     std::unique_ptr<Loader> loader_;
     std::unique_ptr<RenderWorker> renderer_;
+    std::unique_ptr<LoudnessMeter> loudness_;
     uint32_t sample_rate_ = 0;
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};

@@ -20,6 +20,11 @@ const char* kUsage = R"(usage: looprigd [options]
                       default R3, but smeared on sustained tonal material)
   --render-threads N  threads making stretch renders, 1..16, at nice +10
                       (default: the machine's cores, at most 4)
+  --smooth-ms MS      ramp of filter/EQ/send/group/effect param changes, 1..1000 ms
+                      (default: 20)
+  --no-bus-outs       do not register the JACK outs of the group buses (groupN_L/R),
+                      sends (delay_send_L/R, reverb_send_L/R) and effect returns
+                      (delay_return_L/R, reverb_return_L/R)
   --verbose           log client arrivals and departures
   --help              this text
 The JACK server is the default one, or $JACK_DEFAULT_SERVER.
@@ -74,6 +79,11 @@ int main(int argc, char** argv) {
             const double n = parse_number(arg, value());
             if (n < 1 || n > 16 || n != static_cast<int>(n)) usage_error("--render-threads must be a whole number 1..16");
             options.render_threads = static_cast<uint32_t>(n);
+        } else if (arg == "--smooth-ms") {
+            options.smooth_ms = parse_number(arg, value());
+            if (!(options.smooth_ms >= 1 && options.smooth_ms <= 1000)) usage_error("--smooth-ms must be 1..1000");
+        } else if (arg == "--no-bus-outs") {
+            options.bus_outs = false;
         } else if (arg == "--verbose") {
             options.verbose = true;
         } else {

@@ -36,13 +36,19 @@ struct CoreHarness {
     uint32_t next_id = 1;
     std::vector<float> out_l, out_r;            // indexed by absolute frame
     std::vector<std::vector<float>> slot_l, slot_r;
+    /// Bus outs by absolute frame: groups 0..7, then sends (kSend + k), then returns (kReturn + k).
+    static constexpr int kSend = LR_GROUPS, kReturn = LR_GROUPS + LR_SENDS, kBuses = LR_GROUPS + 2 * LR_SENDS;
+    std::vector<float> bus[kBuses][2];
 
-    explicit CoreHarness(uint32_t slots = 8, uint32_t declick = 0, uint64_t start_frame = 1000) : frame(start_frame) {
+    explicit CoreHarness(uint32_t slots = 8, uint32_t declick = 0, uint64_t start_frame = 1000,
+                         uint32_t smooth = 960)
+        : frame(start_frame) {
         static int counter = 0;
         segment = shm::Segment::create("unit-core-" + std::to_string(getpid()) + "-" + std::to_string(counter++), slots);
         CoreConfig cfg;
         cfg.slot_count = slots;
         cfg.declick_frames = declick;
+        cfg.smooth_frames = smooth;
         core = std::make_unique<AudioCore>(*segment, cfg);
         lr_client_slot* c = segment->client(0);
         c->owner_pid = static_cast<uint32_t>(getpid());
@@ -77,6 +83,20 @@ struct CoreHarness {
         return c.id;
     }
 
+    /// LR_CMD_PARAM `id` = v for slot/group `target` (ignored for global params).
+    uint32_t param(uint32_t id, int32_t target, double v, bool at = false, uint64_t at_frame = 0) {
+        lr_command c{};
+        c.id = next_id++;
+        c.type = LR_CMD_PARAM;
+        c.param = id;
+        c.slot = target;
+        c.value[0] = v;
+        c.flags = at ? LR_CMD_F_AT : 0;
+        c.at_frame = at_frame;
+        push(c);
+        return c.id;
+    }
+
     /// Queue a command; when the ring is full, let the core run a period first.
     void push(const lr_command& c) {
         while (!commands.push(c)) run(1);
@@ -92,19 +112,33 @@ struct CoreHarness {
             slp.push_back(sl[i].data());
             srp.push_back(sr[i].data());
         }
+        std::vector<float> bus_period[kBuses][2];
+        for (auto& b : bus_period)
+            for (auto& c : b) c.assign(period, 0.0f);
         for (uint32_t p = 0; p < n; ++p) {
             CoreOutputs o;
             o.master[0] = l.data();
             o.master[1] = r.data();
             o.slot_left = slp.data();
             o.slot_right = srp.data();
+            for (int c = 0; c < 2; ++c) {
+                for (int g = 0; g < LR_GROUPS; ++g) o.group[g][c] = bus_period[g][c].data();
+                for (int k = 0; k < LR_SENDS; ++k) {
+                    o.send[k][c] = bus_period[kSend + k][c].data();
+                    o.fx_return[k][c] = bus_period[kReturn + k][c].data();
+                }
+            }
             if (out_l.size() < frame) {
                 out_l.resize(frame, 0.0f);
                 out_r.resize(frame, 0.0f);
                 for (auto& v : slot_l) v.resize(frame, 0.0f);
                 for (auto& v : slot_r) v.resize(frame, 0.0f);
+                for (auto& b : bus)
+                    for (auto& c : b) c.resize(frame, 0.0f);
             }
             core->process(period, frame, o);
+            for (int b = 0; b < kBuses; ++b)
+                for (int c = 0; c < 2; ++c) bus[b][c].insert(bus[b][c].end(), bus_period[b][c].begin(), bus_period[b][c].end());
             out_l.insert(out_l.end(), l.begin(), l.end());
             out_r.insert(out_r.end(), r.begin(), r.end());
             for (std::size_t i = 0; i < sl.size(); ++i) {

@@ -1,6 +1,7 @@
 // The audio core, driven directly: exact looping, exact scheduling, gains,
 // mute/solo, quantize, load swaps, events, and no allocation on the audio path.
 #include "core_harness.hpp"
+#include "looprig/shm_client.h"
 #include "dsp.hpp"
 #include "render_worker.hpp"
 #include "rt_guard.hpp"
@@ -216,6 +217,23 @@ TEST_CASE("the process path neither allocates nor locks (allocation trap armed)"
             h.send(LR_CMD_SOLO, s, s == 3);
         }
         h.send(LR_CMD_PING);
+        // Every mixer/effect param (now and scheduled), every slot's sends and group, a meter reset.
+        uint32_t count = 0;
+        const lr_param_desc* table = lr_param_table(&count);
+        for (uint32_t k = 0; k < count; ++k) {
+            const lr_param_desc& p = table[k];
+            const double v = p.kind == LR_KIND_CONTINUOUS ? p.min + (p.max - p.min) * (0.25 + 0.25 * round)
+                             : p.kind == LR_KIND_SWITCH   ? double(1 - round % 2)
+                                                          : double(round + 1);
+            const int32_t target = p.target == LR_TARGET_GLOBAL ? 0 : round + 1;
+            h.param(p.id, target, v, k % 2 == 1, h.frame + 40);
+        }
+        for (int s = 0; s < 8; ++s) {
+            h.param(LR_P_SEND1_LEVEL, s, -6.0);
+            h.param(LR_P_SEND2_LEVEL, s, -3.0);
+            h.param(LR_P_GROUP, s, s % 3 - 1);
+        }
+        h.send(LR_CMD_METER_RESET);
         h.send(LR_CMD_DECLICK, 0, 1.0);
         h.send(LR_CMD_TEMPO, 0, 100.0 + 10 * round, true, h.frame + 70, LR_Q_BEAT, 1);
         for (int s = 0; s < 4; ++s) {

@@ -2,7 +2,11 @@
 // destruction) and is RT safe: no allocation, locks, blocking, I/O or logging.
 #include "audio_core.hpp"
 
+#include "channel_strip.hpp"
 #include "command.hpp"
+#include "reverb.hpp"
+#include "stereo_delay.hpp"
+#include "looprig/shm_client.h"
 #include "dsp.hpp"
 #include "musical_grid.hpp"
 #include "ring.hpp"
@@ -13,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numbers>
 #include <ctime>
 #include <vector>
@@ -56,7 +61,24 @@ inline float hermite(float y0, float y1, float y2, float y3, float t) {
     return ((c3 * t + c2) * t + c1) * t + y1;
 }
 
+/// Peak hold: the largest period peak seen in the last hold time; when that
+/// peak is older than the hold time the display drops to the current peak.
+struct PeakHold {
+    float value = 0.0f;
+    uint64_t age = 0;  // frames since `value` was seen
+    void update(float peak, uint32_t nframes, uint64_t hold_frames) {
+        if (peak >= value || age >= hold_frames) {
+            value = peak;
+            age = 0;
+        } else {
+            age += nframes;
+        }
+    }
+};
+constexpr double kPeakHoldSeconds = 2.0;
+
 struct Meter {
+    PeakHold hold[2];
     float peak[2] = {0, 0};
     double mean_square[2] = {0, 0};
     double block_sum[2] = {0, 0};
@@ -66,12 +88,22 @@ struct Meter {
         block_sum[0] += static_cast<double>(l) * l;
         block_sum[1] += static_cast<double>(r) * r;
     }
-    /// Fold this period into the 300 ms window; peak is per period.
-    void finish(uint32_t nframes, double coeff) {
+    /// Fold this period into the 300 ms window and the peak hold; peak is per period.
+    void finish(uint32_t nframes, double coeff, uint64_t hold_frames) {
         for (int c = 0; c < 2; ++c) {
+            hold[c].update(peak[c], nframes, hold_frames);
             const double block_ms = nframes ? block_sum[c] / nframes : 0.0;
             mean_square[c] = coeff * mean_square[c] + (1.0 - coeff) * block_ms;
             if (mean_square[c] < 1e-30) mean_square[c] = 0.0;  // no denormals
+        }
+    }
+    void reset_hold() { hold[0] = hold[1] = PeakHold{}; }
+    /// Publish into an lr_bus_meter.
+    void to(lr_bus_meter& m) const {
+        for (int c = 0; c < 2; ++c) {
+            m.peak[c] = peak[c];
+            m.rms[c] = static_cast<float>(std::sqrt(mean_square[c]));
+            m.peak_hold[c] = hold[c].value;
         }
     }
     void begin_period() {
@@ -118,6 +150,18 @@ struct Slot {
     uint32_t shift_write = 0;
     double shift_delay = 0.0;
     dsp::Ramp shift_wet;
+    // Mixer: filters and EQ, sends, group bus.
+    float params[LR_SLOT_PARAMS] = {};  // the values in force, as published
+    bool params_dirty = true;
+    rt::StripSettings strip;
+    rt::ChannelStrip eq;
+    bool eq_idle = true;                // states cleared while the slot is silent
+    dsp::Ramp audible;                  // mute/solo alone: pre-fader sends follow it
+    dsp::Ramp send_pre[LR_SENDS];       // linear send gains; one of each pair is 0
+    dsp::Ramp send_post[LR_SENDS];
+    int32_t group = -1;                 // the bus it feeds (-1 = master)
+    int32_t old_group = -1;             // the bus it fades out of after a change
+    dsp::Ramp route;                    // 0..1: share of `group` against `old_group`
 };
 
 /// Delay lines of the interim pitch shifter: 2048 frames (43 ms at 48 kHz).
@@ -191,6 +235,8 @@ struct AudioCore::Impl {
     lr_meter_header* meter_header;
     lr_slot_meter* slot_meters;
     lr_slot_info* slot_infos;
+    lr_mix_meter* mix_meter;
+    lr_slot_params* slot_params;
     std::vector<Slot> slots;
     ClientView clients[LR_MAX_CLIENTS];
     rt::Schedule schedule;
@@ -220,6 +266,28 @@ struct AudioCore::Impl {
     std::vector<float> scratch[2];
     std::vector<float> shift_storage;  // the interim pitch shifters' delay lines
     Meter master_meter;
+    // Mixer: buses, effects, params.
+    uint32_t smooth_frames = 0;        // ramp of param changes
+    uint64_t hold_frames = 0;          // peak hold time
+    std::vector<float> bus_storage;    // one period per bus channel
+    float* group_buf[LR_GROUPS][2] = {};
+    float* send_buf[LR_SENDS][2] = {};
+    float* return_buf[LR_SENDS][2] = {};
+    dsp::Ramp group_gain[LR_GROUPS];
+    dsp::Ramp return_gain[LR_SENDS];
+    dsp::Ramp master_gain;
+    Meter group_meter[LR_GROUPS];
+    Meter send_meter[LR_SENDS];
+    Meter return_meter[LR_SENDS];
+    float group_params[LR_GROUPS][LR_GROUP_PARAMS] = {};
+    float global_params[LR_GLOBAL_PARAMS] = {};
+    double delay_beats = 0.0;          // > 0: tempo-synced
+    double delay_ms = 0.0;
+    uint32_t delay_max_frames = 1;
+    rt::StereoDelay delay;
+    rt::Reverb reverb;
+    LoudnessBlock loudness_block;      // filling; handed over when full
+    uint32_t loudness_dropped = 0;
     uint32_t declick_frames = 0;
     uint32_t client_cursor = 0;
     uint64_t period = 0;
@@ -236,6 +304,8 @@ struct AudioCore::Impl {
           meter_header(seg.meter_header()),
           slot_meters(seg.slot_meters()),
           slot_infos(seg.slot_infos()),
+          mix_meter(seg.mix_meter()),
+          slot_params(seg.slot_params()),
           slots(cfg.slot_count),
           schedule(cfg.schedule_capacity),
           declick_frames(cfg.declick_frames) {
@@ -255,8 +325,130 @@ struct AudioCore::Impl {
             update_gain_targets(s, false);
             s.gain[0].jump(s.gain[0].target);
             s.gain[1].jump(s.gain[1].target);
+            s.audible.jump(s.audible.target);
         }
         header->declick_frames = declick_frames;
+
+        smooth_frames = cfg.smooth_frames;
+        header->smooth_frames = smooth_frames;
+        hold_frames = static_cast<uint64_t>(kPeakHoldSeconds * cfg.sample_rate);
+        const std::size_t period = cfg.max_frames;
+        bus_storage.assign((LR_GROUPS + 2 * LR_SENDS) * 2 * period, 0.0f);
+        float* next = bus_storage.data();
+        auto take = [&](float* (&pair)[2]) {
+            pair[0] = next;
+            pair[1] = next + period;
+            next += 2 * period;
+        };
+        for (auto& g : group_buf) take(g);
+        for (auto& b : send_buf) take(b);
+        for (auto& b : return_buf) take(b);
+        delay_max_frames = static_cast<uint32_t>(cfg.max_delay_seconds * cfg.sample_rate);
+        delay.prepare(cfg.sample_rate, delay_max_frames, smooth_frames);
+        reverb.prepare(cfg.sample_rate, smooth_frames);
+        for (auto& s : slots) s.eq.prepare(cfg.sample_rate, smooth_frames);
+        // Every param at its default, at once.
+        uint32_t count = 0;
+        const lr_param_desc* table = lr_param_table(&count);
+        for (uint32_t k = 0; k < count; ++k) {
+            const lr_param_desc& p = table[k];
+            if (p.target == LR_TARGET_SLOT)
+                for (uint32_t i = 0; i < cfg.slot_count; ++i) set_param(p.id, static_cast<int32_t>(i), p.def, true);
+            else if (p.target == LR_TARGET_GROUP)
+                for (int32_t g = 0; g < LR_GROUPS; ++g) set_param(p.id, g, p.def, true);
+            else
+                set_param(p.id, 0, p.def, true);
+        }
+        // Setting delay-ms switched the delay to ms; the default is synced (delay-beats).
+        delay_beats = lr_param_info(LR_P_DELAY_BEATS)->def;
+        global_params[LR_P_DELAY_BEATS - LR_P_GLOBAL_BASE] = static_cast<float>(delay_beats);
+        delay.set_delay_frames(delay_frames_now(cfg.sample_rate));
+        delay.reset();
+    }
+
+    // ---- mixer params (audio thread; the constructor sets the defaults) ----
+    static float level_gain(double db) { return db <= -120.0 ? 0.0f : static_cast<float>(dsp::db_to_gain(db)); }
+
+    /// Set param `id` of slot/group `index` (ignored for global params) to v,
+    /// ramped over smooth_frames unless `immediate`. v is already validated. RT safe.
+    void set_param(uint32_t id, int32_t index, double v, bool immediate) {
+        const uint32_t ramp = immediate ? 0 : smooth_frames;
+        if (id < LR_P_SLOT_END) {
+            Slot& s = slots[static_cast<uint32_t>(index)];
+            s.params[id] = static_cast<float>(v);
+            s.params_dirty = true;
+            rt::StripSettings& st = s.strip;
+            switch (id) {
+                case LR_P_HP_ON: st.hp_on = v != 0.0; break;
+                case LR_P_HP_FREQ: st.hp_freq = v; break;
+                case LR_P_HP_Q: st.hp_q = v; break;
+                case LR_P_LP_ON: st.lp_on = v != 0.0; break;
+                case LR_P_LP_FREQ: st.lp_freq = v; break;
+                case LR_P_LP_Q: st.lp_q = v; break;
+                case LR_P_EQ_ON: st.eq_on = v != 0.0; break;
+                case LR_P_EQ_LOW_FREQ: st.low_freq = v; break;
+                case LR_P_EQ_LOW_GAIN: st.low_gain_db = v; break;
+                case LR_P_EQ_MID_FREQ: st.mid_freq = v; break;
+                case LR_P_EQ_MID_GAIN: st.mid_gain_db = v; break;
+                case LR_P_EQ_MID_Q: st.mid_q = v; break;
+                case LR_P_EQ_HIGH_FREQ: st.high_freq = v; break;
+                case LR_P_EQ_HIGH_GAIN: st.high_gain_db = v; break;
+                case LR_P_GROUP: assign_group(s, static_cast<int32_t>(v), ramp); return;
+                default: update_sends(s, ramp); return;  // send levels and pre/post
+            }
+            if (immediate) s.eq.set_immediately(st);
+            else s.eq.set(st);
+            return;
+        }
+        if (id >= LR_P_GROUP_BASE && id < LR_P_GROUP_END) {
+            group_params[index][id - LR_P_GROUP_BASE] = static_cast<float>(v);
+            const bool muted = group_params[index][LR_P_GROUP_MUTE - LR_P_GROUP_BASE] != 0.0f;
+            group_gain[index].set(muted ? 0.0f : level_gain(group_params[index][LR_P_GROUP_GAIN - LR_P_GROUP_BASE]),
+                                  ramp);
+            return;
+        }
+        global_params[id - LR_P_GLOBAL_BASE] = static_cast<float>(v);
+        switch (id) {
+            case LR_P_DELAY_BEATS: delay_beats = v; break;
+            case LR_P_DELAY_MS:
+                delay_ms = v;
+                delay_beats = 0.0;
+                global_params[LR_P_DELAY_BEATS - LR_P_GLOBAL_BASE] = 0.0f;
+                break;
+            case LR_P_DELAY_FEEDBACK: delay.set_feedback(v); break;
+            case LR_P_DELAY_LOWCUT: delay.set_lowcut(v); break;
+            case LR_P_DELAY_HIGHCUT: delay.set_highcut(v); break;
+            case LR_P_DELAY_PINGPONG: delay.set_pingpong(v != 0.0); break;
+            case LR_P_DELAY_RETURN: return_gain[0].set(level_gain(v), ramp); break;
+            case LR_P_REVERB_DECAY: reverb.set_decay(v); break;
+            case LR_P_REVERB_DAMPING: reverb.set_damping(v); break;
+            case LR_P_REVERB_PREDELAY: reverb.set_predelay_ms(v); break;
+            case LR_P_REVERB_RETURN: return_gain[1].set(level_gain(v), ramp); break;
+            case LR_P_MASTER_GAIN: master_gain.set(level_gain(v), ramp); break;
+            default: break;
+        }
+    }
+    void update_sends(Slot& s, uint32_t ramp) {
+        for (uint32_t k = 0; k < LR_SENDS; ++k) {
+            const float g = level_gain(s.params[LR_P_SEND1_LEVEL + 2 * k]);
+            const bool pre = s.params[LR_P_SEND1_PRE + 2 * k] != 0.0f;
+            s.send_pre[k].set(pre ? g : 0.0f, ramp);
+            s.send_post[k].set(pre ? 0.0f : g, ramp);
+        }
+    }
+    /// Move a slot to another bus, crossfading out of the old one.
+    static void assign_group(Slot& s, int32_t g, uint32_t ramp) {
+        s.params[LR_P_GROUP] = static_cast<float>(g);
+        if (g == s.group) return;
+        s.old_group = s.group;
+        s.group = g;
+        s.route.jump(ramp ? 0.0f : 1.0f);
+        s.route.set(1.0f, ramp);
+    }
+    /// The delay time in frames now (tempo-synced or in ms), within the line. RT safe.
+    uint32_t delay_frames_now(double sample_rate) const {
+        const double frames = delay_beats > 0.0 ? delay_beats * grid.frames_per_beat() : delay_ms * sample_rate / 1000.0;
+        return static_cast<uint32_t>(std::clamp(std::llround(frames), 1LL, static_cast<long long>(delay_max_frames)));
     }
 
     // ---- sample references (audio thread only) ----
@@ -439,6 +631,7 @@ struct AudioCore::Impl {
         dsp::pan_gains(s.pan, &pl, &pr);
         s.gain[0].set(static_cast<float>(g * pl), declick_frames);
         s.gain[1].set(static_cast<float>(g * pr), declick_frames);
+        s.audible.set(audible ? 1.0f : 0.0f, declick_frames);
     }
     void update_all_gain_targets() {
         const bool soloed = any_solo();
@@ -551,6 +744,11 @@ struct AudioCore::Impl {
             case LR_CMD_PITCH:
             case LR_CMD_MODE:
                 return set_slot_timing(client, cmd, why);
+            case LR_CMD_METER_RESET:
+                reset_meters();
+                why << "peak holds and integrated loudness restarted";
+                reply(client, cmd, LR_EVT_ACK, LR_OK, frame0, message);
+                return;
             case LR_CMD_TRANSPORT: {
                 const auto mode = static_cast<uint32_t>(cmd.value[0]);
                 owner->transport_mode_.store(mode, std::memory_order_release);
@@ -667,7 +865,7 @@ struct AudioCore::Impl {
             reply(client, cmd, LR_EVT_ERROR, LR_E_NOT_LOADED, frame0, message);
             return;
         }
-        rt::Action action{frame, 0, cmd.type, cmd.slot, cmd.value[0]};
+        rt::Action action{frame, 0, cmd.type, cmd.slot, cmd.value[0], cmd.param};
         if (frame > frame0) {
             if (!schedule.insert(action)) {
                 why << "schedule full (" << static_cast<uint64_t>(schedule.capacity()) << " pending actions)";
@@ -679,7 +877,16 @@ struct AudioCore::Impl {
             if (s) note_scheduled(*s, action);
             apply(action);
         }
-        why << rt::command_name(cmd.type);
+        if (cmd.type == LR_CMD_PARAM) {
+            const lr_param_desc* p = lr_param_info(cmd.param);
+            why << p->name;
+            if (p->target == LR_TARGET_SLOT) why << " slot " << cmd.slot;
+            else if (p->target == LR_TARGET_GROUP) why << " group " << cmd.slot;
+            why << " = " << cmd.value[0];
+            if (p->unit[0]) why << " " << p->unit;
+        } else {
+            why << rt::command_name(cmd.type);
+        }
         if (s) why << " slot " << cmd.slot;
         else if (cmd.type == LR_CMD_TEMPO) why << " " << cmd.value[0] << " BPM";
         why << " at frame " << frame;
@@ -700,6 +907,10 @@ struct AudioCore::Impl {
 
     /// Apply an action at the current render position. RT safe.
     void apply(const rt::Action& a) {
+        if (a.type == LR_CMD_PARAM) {
+            set_param(a.param, a.slot, a.value, false);
+            return;
+        }
         if (a.type == LR_CMD_TEMPO) {
             grid.set_tempo(a.frame, a.value);
             // Followers keep their phase (it comes from the grid); their renders no longer fit.
@@ -885,14 +1096,44 @@ struct AudioCore::Impl {
         shift_pitch(s, l, r, n, ratio);
     }
 
-    /// Render frames [from, from + n) at offset `offset` into the outputs.
+    /// Advance a silent slot's ramps by n frames. RT safe.
+    static void skip_slot(Slot& s, uint32_t n) {
+        s.gain[0].skip(n);
+        s.gain[1].skip(n);
+        s.audible.skip(n);
+        s.route.skip(n);
+        for (uint32_t k = 0; k < LR_SENDS; ++k) {
+            s.send_pre[k].skip(n);
+            s.send_post[k].skip(n);
+        }
+        if (!s.eq_idle) {  // its filters start from silence next time
+            s.eq.reset();
+            s.eq_idle = true;
+        }
+    }
+
+    /// Add `gain`-ramped x into dst (n frames); nothing if the ramp rests at 0. RT safe.
+    static void add_ramped(float* dst, const float* x, dsp::Ramp& gain, uint32_t n) {
+        if (!gain.moving()) {
+            const float g = gain.value;
+            if (g == 0.0f) return;
+            for (uint32_t i = 0; i < n; ++i) dst[i] += g * x[i];
+            return;
+        }
+        for (uint32_t i = 0; i < n; ++i) dst[i] += gain.next() * x[i];
+    }
+
+    /// Render frames [from, from + n) at offset `offset` into the outputs:
+    /// every slot through its strip, sends and fader into its bus, then the
+    /// buses, effects and master gain. RT safe.
     void render(uint64_t from, uint32_t offset, uint32_t n, const CoreOutputs& out) {
         if (n == 0) return;
+        float* master_l = out.master[0] + offset;
+        float* master_r = out.master[1] + offset;
         for (uint32_t si = 0; si < slots.size(); ++si) {
             Slot& s = slots[si];
             if (!s.main.active() && !s.tail.active()) {
-                s.gain[0].skip(n);
-                s.gain[1].skip(n);
+                skip_slot(s, n);
                 continue;
             }
             float* l = scratch[0].data();
@@ -903,18 +1144,133 @@ struct AudioCore::Impl {
             if (s.main.active() && !(paused && s.main.grid_locked)) render_voice(s.main, from, n, l, r);
             if (s.tail.active() && !(paused && s.tail.grid_locked)) render_voice(s.tail, from, n, l, r);
             interim_pitch(s, l, r, n);
+            if (!s.eq.transparent()) {
+                s.eq.process(l, r, n);
+                s.eq_idle = false;
+            }
+            // Pre-fader sends: before gain and pan, after mute/solo.
+            for (uint32_t k = 0; k < LR_SENDS; ++k) {
+                dsp::Ramp& g = s.send_pre[k];
+                if (!g.moving() && g.value == 0.0f) continue;
+                float* bl = send_buf[k][0] + offset;
+                float* br = send_buf[k][1] + offset;
+                dsp::Ramp audible = s.audible;  // the same ramp for each send
+                for (uint32_t i = 0; i < n; ++i) {
+                    const float a = g.next() * audible.next();
+                    bl[i] += a * l[i];
+                    br[i] += a * r[i];
+                }
+            }
+            s.audible.skip(n);
+            // Fader: gain, pan, mute, solo.
             float* slot_l = out.slot_left ? out.slot_left[si] + offset : nullptr;
             float* slot_r = out.slot_right ? out.slot_right[si] + offset : nullptr;
-            float* master_l = out.master[0] + offset;
-            float* master_r = out.master[1] + offset;
             for (uint32_t i = 0; i < n; ++i) {
-                const float yl = l[i] * s.gain[0].next();
-                const float yr = r[i] * s.gain[1].next();
-                master_l[i] += yl;
-                master_r[i] += yr;
-                if (slot_l) slot_l[i] = yl;
-                if (slot_r) slot_r[i] = yr;
-                s.meter.accumulate(yl, yr);
+                l[i] *= s.gain[0].next();
+                r[i] *= s.gain[1].next();
+                s.meter.accumulate(l[i], r[i]);
+            }
+            if (slot_l) std::copy_n(l, n, slot_l);
+            if (slot_r) std::copy_n(r, n, slot_r);
+            for (uint32_t k = 0; k < LR_SENDS; ++k) {
+                if (!s.send_post[k].moving() && s.send_post[k].value == 0.0f) continue;
+                dsp::Ramp right = s.send_post[k];  // the right channel replays the left's ramp
+                add_ramped(send_buf[k][0] + offset, l, s.send_post[k], n);
+                add_ramped(send_buf[k][1] + offset, r, right, n);
+            }
+            // Into its group bus or the master, crossfading after a change of bus.
+            float* to_l = s.group >= 0 ? group_buf[s.group][0] + offset : master_l;
+            float* to_r = s.group >= 0 ? group_buf[s.group][1] + offset : master_r;
+            if (!s.route.moving()) {
+                for (uint32_t i = 0; i < n; ++i) {
+                    to_l[i] += l[i];
+                    to_r[i] += r[i];
+                }
+            } else {
+                float* from_l = s.old_group >= 0 ? group_buf[s.old_group][0] + offset : master_l;
+                float* from_r = s.old_group >= 0 ? group_buf[s.old_group][1] + offset : master_r;
+                for (uint32_t i = 0; i < n; ++i) {
+                    const float w = s.route.next();
+                    to_l[i] += w * l[i];
+                    to_r[i] += w * r[i];
+                    from_l[i] += (1.0f - w) * l[i];
+                    from_r[i] += (1.0f - w) * r[i];
+                }
+            }
+        }
+        mix_buses(offset, n, out);
+    }
+
+    /// Groups and effect returns into the master, then the master gain;
+    /// bus outs for JACK. RT safe.
+    void mix_buses(uint32_t offset, uint32_t n, const CoreOutputs& out) {
+        float* master_l = out.master[0] + offset;
+        float* master_r = out.master[1] + offset;
+        for (uint32_t g = 0; g < LR_GROUPS; ++g) {
+            float* bl = group_buf[g][0] + offset;
+            float* br = group_buf[g][1] + offset;
+            for (uint32_t i = 0; i < n; ++i) {
+                const float k = group_gain[g].next();
+                bl[i] *= k;
+                br[i] *= k;
+                group_meter[g].accumulate(bl[i], br[i]);
+                master_l[i] += bl[i];
+                master_r[i] += br[i];
+            }
+            if (out.group[g][0]) std::copy_n(bl, n, out.group[g][0] + offset);
+            if (out.group[g][1]) std::copy_n(br, n, out.group[g][1] + offset);
+        }
+        const uint32_t frames = delay_frames_now(grid.sample_rate());
+        if (frames != delay.delay_frames()) delay.set_delay_frames(frames);
+        for (uint32_t k = 0; k < LR_SENDS; ++k) {
+            float* sl = send_buf[k][0] + offset;
+            float* sr = send_buf[k][1] + offset;
+            float* rl = return_buf[k][0] + offset;
+            float* rr = return_buf[k][1] + offset;
+            for (uint32_t i = 0; i < n; ++i) send_meter[k].accumulate(sl[i], sr[i]);
+            if (out.send[k][0]) std::copy_n(sl, n, out.send[k][0] + offset);
+            if (out.send[k][1]) std::copy_n(sr, n, out.send[k][1] + offset);
+            if (k == 0) delay.process(sl, sr, rl, rr, n);
+            else reverb.process(sl, sr, rl, rr, n);
+            for (uint32_t i = 0; i < n; ++i) {
+                const float g = return_gain[k].next();
+                rl[i] *= g;
+                rr[i] *= g;
+                return_meter[k].accumulate(rl[i], rr[i]);
+                master_l[i] += rl[i];
+                master_r[i] += rr[i];
+            }
+            if (out.fx_return[k][0]) std::copy_n(rl, n, out.fx_return[k][0] + offset);
+            if (out.fx_return[k][1]) std::copy_n(rr, n, out.fx_return[k][1] + offset);
+        }
+        if (master_gain.moving() || master_gain.value != 1.0f) {
+            for (uint32_t i = 0; i < n; ++i) {
+                const float g = master_gain.next();
+                master_l[i] *= g;
+                master_r[i] *= g;
+            }
+        }
+    }
+
+    /// LR_CMD_METER_RESET. RT safe.
+    void reset_meters() {
+        master_meter.reset_hold();
+        for (auto& s : slots) s.meter.reset_hold();
+        for (auto& m : group_meter) m.reset_hold();
+        for (auto& m : send_meter) m.reset_hold();
+        for (auto& m : return_meter) m.reset_hold();
+        owner->loudness_reset_.fetch_add(1, std::memory_order_release);
+    }
+
+    /// Copy the master into the loudness meter's blocks. RT safe.
+    void feed_loudness(const CoreOutputs& out, uint32_t nframes) {
+        LoudnessBlock& b = loudness_block;
+        for (uint32_t i = 0; i < nframes; ++i) {
+            b.samples[2 * b.frames] = out.master[0][i];
+            b.samples[2 * b.frames + 1] = out.master[1][i];
+            if (++b.frames == kLoudnessBlockFrames) {
+                if (!owner->loudness_blocks_.push(b)) ++loudness_dropped;  // meter thread behind: a gap, not a stall
+                b.frames = 0;
             }
         }
     }
@@ -922,7 +1278,11 @@ struct AudioCore::Impl {
     void publish(uint32_t nframes, uint64_t frame_end, const CoreOutputs& out, uint32_t sample_rate) {
         const double coeff = std::exp(-static_cast<double>(nframes) / (kRmsWindowSeconds * sample_rate));
         for (uint32_t i = 0; i < nframes; ++i) master_meter.accumulate(out.master[0][i], out.master[1][i]);
-        master_meter.finish(nframes, coeff);
+        master_meter.finish(nframes, coeff, hold_frames);
+        for (auto& m : group_meter) m.finish(nframes, coeff, hold_frames);
+        for (auto& m : send_meter) m.finish(nframes, coeff, hold_frames);
+        for (auto& m : return_meter) m.finish(nframes, coeff, hold_frames);
+        feed_loudness(out, nframes);
 
         const uint32_t seq = meter_header->seq;
         std::atomic_ref<uint32_t>(meter_header->seq).store(seq + 1, std::memory_order_relaxed);
@@ -933,7 +1293,23 @@ struct AudioCore::Impl {
         for (int c = 0; c < 2; ++c) {
             meter_header->master_peak[c] = master_meter.peak[c];
             meter_header->master_rms[c] = static_cast<float>(std::sqrt(master_meter.mean_square[c]));
+            meter_header->master_peak_hold[c] = master_meter.hold[c].value;
         }
+        meter_header->lufs_momentary = owner->lufs_[0].load(std::memory_order_relaxed);
+        meter_header->lufs_short_term = owner->lufs_[1].load(std::memory_order_relaxed);
+        meter_header->lufs_integrated = owner->lufs_[2].load(std::memory_order_relaxed);
+        meter_header->loudness_periods = owner->loudness_updates_.load(std::memory_order_relaxed);
+        lr_mix_meter& mix = *mix_meter;
+        for (uint32_t g = 0; g < LR_GROUPS; ++g) {
+            group_meter[g].to(mix.groups[g]);
+            std::copy_n(group_params[g], LR_GROUP_PARAMS, mix.group_params[g]);
+        }
+        for (uint32_t k = 0; k < LR_SENDS; ++k) {
+            send_meter[k].to(mix.sends[k]);
+            return_meter[k].to(mix.returns[k]);
+        }
+        std::copy_n(global_params, LR_GLOBAL_PARAMS, mix.global_params);
+        mix.delay_frames = delay.delay_frames();
         meter_header->callback_load = last_load;
         meter_header->callback_load_max = max_load;
         meter_header->xruns = owner->xruns_.load(std::memory_order_relaxed);
@@ -944,12 +1320,19 @@ struct AudioCore::Impl {
         uint32_t pending = 0;
         for (uint32_t si = 0; si < slots.size(); ++si) {
             Slot& s = slots[si];
-            s.meter.finish(nframes, coeff);
+            s.meter.finish(nframes, coeff, hold_frames);
             lr_slot_meter& m = slot_meters[si];
             m.peak[0] = s.meter.peak[0];
             m.peak[1] = s.meter.peak[1];
             m.rms[0] = static_cast<float>(std::sqrt(s.meter.mean_square[0]));
             m.rms[1] = static_cast<float>(std::sqrt(s.meter.mean_square[1]));
+            m.peak_hold[0] = s.meter.hold[0].value;
+            m.peak_hold[1] = s.meter.hold[1].value;
+            m.group = s.group;
+            if (s.params_dirty) {
+                std::copy_n(s.params, LR_SLOT_PARAMS, slot_params[si].value);
+                s.params_dirty = false;
+            }
             m.length = s.sample ? s.sample->frames : 0;
             m.playhead = (s.playing && s.main.active())
                              ? static_cast<uint64_t>(std::llround(voice_phase(s.main, frame_end) *
@@ -999,7 +1382,9 @@ AudioCore::AudioCore(shm::Segment& segment, const CoreConfig& config)
       garbage_(static_cast<std::size_t>(config.slot_count) * 6 + 256),
       render_requests_(static_cast<std::size_t>(config.slot_count) + 8),
       render_answers_(static_cast<std::size_t>(config.slot_count) + 8),
-      render_generations_(std::make_unique<std::atomic<uint32_t>[]>(config.slot_count)) {
+      render_generations_(std::make_unique<std::atomic<uint32_t>[]>(config.slot_count)),
+      loudness_blocks_(static_cast<std::size_t>(2 * config.sample_rate / kLoudnessBlockFrames) + 8) {
+    for (auto& l : lufs_) l.store(-std::numeric_limits<float>::infinity());
     impl_->owner = this;
     sample_rate_.store(config.sample_rate);
 }
@@ -1036,6 +1421,7 @@ void AudioCore::timebase(double* bpm, double* beats_per_bar, double* beat) const
 void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs& out) {
     Impl& m = *impl_;
     const uint64_t t0 = monotonic_nsecs();
+    dsp::flush_denormals();  // filter and reverb tails must never go denormal (slow) on this thread
     const uint32_t rate = sample_rate_.load(std::memory_order_relaxed);
     m.frame0 = frame_time;
     m.last_nframes = nframes;
@@ -1053,6 +1439,11 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     }
     for (auto& s : m.slots) s.meter.begin_period();
     m.master_meter.begin_period();
+    for (auto& g : m.group_meter) g.begin_period();
+    for (auto& g : m.send_meter) g.begin_period();
+    for (auto& g : m.return_meter) g.begin_period();
+    for (uint32_t b = 0; b < 2 * (LR_GROUPS + 2 * LR_SENDS); ++b)  // every bus channel, this period's frames
+        std::fill_n(m.bus_storage.data() + static_cast<std::size_t>(b) * config_.max_frames, nframes, 0.0f);
 
     if (!m.grid_started) {
         m.grid.reset(frame_time, rate);

@@ -74,19 +74,32 @@ struct TransportInfo {
     double beat = 0.0;           // beats since bar 1 beat 1 (from BBT)
 };
 
+/// A stretch of the master (interleaved stereo, after the master gain) for
+/// the loudness meter's thread.
+constexpr uint32_t kLoudnessBlockFrames = 512;
+struct LoudnessBlock {
+    uint32_t frames = 0;
+    float samples[2 * kLoudnessBlockFrames];
+};
+
 struct CoreConfig {
     uint32_t slot_count = 32;
     uint32_t sample_rate = 48000;
     uint32_t max_frames = 8192;     // largest period process() accepts
     uint32_t declick_frames = 0;    // start/stop/mute/gain ramp length
     uint32_t schedule_capacity = 4096;
+    uint32_t smooth_frames = 960;   // ramp of mixer/effect params (20 ms at 48 kHz)
+    double max_delay_seconds = 10.0;  // the delay effect's longest time
 };
 
-/// Output buffers for one period; slot arrays may be null (no per-slot outs).
+/// Output buffers for one period; any but the master may be null (not registered).
 struct CoreOutputs {
     float* master[2] = {nullptr, nullptr};
     float* const* slot_left = nullptr;
     float* const* slot_right = nullptr;
+    float* group[LR_GROUPS][2] = {};       // each group bus after its gain/mute
+    float* send[LR_SENDS][2] = {};         // what each send bus feeds its effect
+    float* fx_return[LR_SENDS][2] = {};    // each effect's return after its level
 };
 
 class AudioCore {
@@ -114,6 +127,18 @@ public:
         return render_generations_[static_cast<uint32_t>(slot)].load(std::memory_order_acquire);
     }
 
+    /// Master audio for the loudness meter (audio thread -> loudness thread).
+    SpscQueue<LoudnessBlock>& loudness_blocks() { return loudness_blocks_; }
+    /// The loudness thread's latest figures (LUFS), published every period. Any thread.
+    void set_loudness(float momentary, float short_term, float integrated) {
+        lufs_[0].store(momentary, std::memory_order_relaxed);
+        lufs_[1].store(short_term, std::memory_order_relaxed);
+        lufs_[2].store(integrated, std::memory_order_relaxed);
+        loudness_updates_.fetch_add(1, std::memory_order_release);
+    }
+    /// Bumped by LR_CMD_METER_RESET: the loudness thread restarts its measurement. Any thread.
+    uint32_t loudness_reset_generation() const { return loudness_reset_.load(std::memory_order_acquire); }
+
     /// Any thread.
     void count_xrun() { xruns_.fetch_add(1, std::memory_order_relaxed); }
     /// Engine sample rate (for new loads and declick math). Any thread.
@@ -139,6 +164,10 @@ private:
     SpscQueue<RenderRequest> render_requests_;
     SpscQueue<RenderAnswer> render_answers_;
     std::unique_ptr<std::atomic<uint32_t>[]> render_generations_;
+    SpscQueue<LoudnessBlock> loudness_blocks_;
+    std::atomic<float> lufs_[3];
+    std::atomic<uint32_t> loudness_updates_{0};
+    std::atomic<uint32_t> loudness_reset_{0};
     std::atomic<uint32_t> xruns_{0};
     std::atomic<uint32_t> sample_rate_{48000};
     std::atomic<uint32_t> transport_mode_{LR_TRANSPORT_OFF};

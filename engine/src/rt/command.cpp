@@ -22,6 +22,8 @@ const char* command_name(uint32_t type) {
         case LR_CMD_PITCH: return "pitch";
         case LR_CMD_MODE: return "mode";
         case LR_CMD_TRANSPORT: return "transport";
+        case LR_CMD_PARAM: return "param";
+        case LR_CMD_METER_RESET: return "meter-reset";
         default: return "?";
     }
 }
@@ -43,6 +45,38 @@ int bad_value(Text& why, const char* what, double v, const char* range) {
     return LR_E_BAD_VALUE;
 }
 }  // namespace
+
+int validate_param(const lr_command& cmd, uint32_t slot_count, Text& why) {
+    const lr_param_desc* p = lr_param_info(cmd.param);
+    if (!p) {
+        why << "unknown param " << cmd.param;
+        return LR_E_BAD_VALUE;
+    }
+    if (p->target == LR_TARGET_SLOT && (cmd.slot < 0 || static_cast<uint32_t>(cmd.slot) >= slot_count)) {
+        why << p->name << ": slot " << cmd.slot << " out of range (0.." << (slot_count - 1) << ")";
+        return LR_E_BAD_SLOT;
+    }
+    if (p->target == LR_TARGET_GROUP && (cmd.slot < 0 || cmd.slot >= LR_GROUPS)) {
+        why << p->name << ": group " << cmd.slot << " out of range (0.." << int32_t{LR_GROUPS - 1} << ")";
+        return LR_E_BAD_SLOT;
+    }
+    const double v = cmd.value[0];
+    if (!std::isfinite(v) || v < p->min || v > p->max) {
+        why << p->name << " " << v << " is out of range (" << p->min << ".." << p->max;
+        if (p->unit[0]) why << " " << p->unit;
+        why << ")";
+        return LR_E_BAD_VALUE;
+    }
+    if (p->kind == LR_KIND_SWITCH && v != 0.0 && v != 1.0) {
+        why << p->name << " " << v << " must be 0 or 1";
+        return LR_E_BAD_VALUE;
+    }
+    if (p->kind == LR_KIND_INDEX && v != std::floor(v)) {
+        why << p->name << " " << v << " must be a whole number";
+        return LR_E_BAD_VALUE;
+    }
+    return LR_OK;
+}
 
 int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
     const uint32_t type = cmd.type;
@@ -66,7 +100,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         why << "slot " << cmd.slot << " out of range (0.." << (slot_count - 1) << ")";
         return LR_E_BAD_SLOT;
     }
-    const bool schedulable = type == LR_CMD_PLAY || type == LR_CMD_STOP || type == LR_CMD_TEMPO;
+    const bool schedulable = type == LR_CMD_PLAY || type == LR_CMD_STOP || type == LR_CMD_TEMPO || type == LR_CMD_PARAM;
     if (cmd.quantize != LR_Q_NONE) {
         if (!schedulable) {
             why << command_name(type) << " cannot be quantized";
@@ -135,6 +169,11 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         case LR_CMD_DECLICK:
             if (!std::isfinite(v) || v < 0.0 || v > kMaxDeclickMs) return bad_value(why, "declick", v, "0..100 ms");
             break;
+        case LR_CMD_PARAM: {
+            const int code = validate_param(cmd, slot_count, why);
+            if (code != LR_OK) return code;
+            break;
+        }
         case LR_CMD_LOAD: {
             if (cmd.text_len == 0 || cmd.text_len >= LR_TEXT_MAX) {
                 why << "load needs a file path of 1.." << uint32_t{LR_TEXT_MAX - 1} << " bytes";

@@ -16,6 +16,7 @@ struct Action {
     uint32_t type = 0;     // lr_command_type
     int32_t slot = 0;
     double value = 0.0;
+    uint32_t param = 0;    // lr_param, for LR_CMD_PARAM
 };
 
 class Schedule {
