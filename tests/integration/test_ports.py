@@ -1,5 +1,6 @@
-"""JACK client and port names (--name, out_L/out_R, slotNN_L/slotNN_R) and a
-clean exit on SIGTERM whatever the number of ports."""
+"""JACK client and port names (--name, out_L/out_R, slotNN_L/slotNN_R, the bus
+outs groupG_L/R, delay/reverb _send_L/R and _return_L/R) and a clean exit on
+SIGTERM whatever the number of ports."""
 import re
 import subprocess
 import time
@@ -7,6 +8,10 @@ import time
 import pytest
 
 import lrharness as H
+
+# The bus outs looprigd registers unless --no-bus-outs (docs/MIXER.md).
+BUS_OUTS = sorted([f"group{g}_{c}" for g in range(8) for c in "LR"] +
+                  [f"{fx}_{kind}_{c}" for fx in ("delay", "reverb") for kind in ("send", "return") for c in "LR"])
 
 
 @pytest.mark.parametrize("slots", [4, 32, 100, 120])
@@ -20,7 +25,8 @@ def test_slot_out_port_names(jack_server, slots):
     assert "out_L" in short and "out_R" in short
     slot_ports = [p for p in short if p.startswith("slot")]
     assert len(slot_ports) == 2 * slots
-    assert len(short) == 2 * slots + 2, sorted(set(short) - set(slot_ports))
+    assert len(short) == 2 * slots + 2 + len(BUS_OUTS), sorted(set(short) - set(slot_ports))
+    assert sorted(set(short) - set(slot_ports) - {"out_L", "out_R"}) == BUS_OUTS
     width = max(2, len(str(slots - 1)))
     want = {f"slot{i:0{width}d}_{s}" for i in range(slots) for s in "LR"}
     assert set(slot_ports) == want, sorted(set(slot_ports) ^ want)[:10]
@@ -28,8 +34,9 @@ def test_slot_out_port_names(jack_server, slots):
         assert re.fullmatch(r"slot\d{2,}_[LR]", p)
 
 
-def test_client_name_is_name_option_on_private_server(jack_server):
-    e = H.Engine(jack_server, slots=2).start()
+@pytest.mark.parametrize("bus_outs", [True, False], ids=["bus-outs", "no-bus-outs"])
+def test_client_name_is_name_option_on_private_server(jack_server, bus_outs):
+    e = H.Engine(jack_server, slots=2, extra=[] if bus_outs else ["--no-bus-outs"]).start()
     try:
         import jack
         c = jack.Client(H.unique_name("lrq"), servername=jack_server.name, no_start_server=True)
@@ -38,7 +45,8 @@ def test_client_name_is_name_option_on_private_server(jack_server):
             outs = [p.name for p in c.get_ports(e.name + ":", is_audio=True, is_output=True)]
         finally:
             c.close()
-        assert sorted(outs) == sorted([e.port("out_L"), e.port("out_R")])
+        want = ["out_L", "out_R"] + (BUS_OUTS if bus_outs else [])
+        assert sorted(outs) == sorted(e.port(p) for p in want)
         assert sorted(names) == sorted(outs)
     finally:
         e.stop(check=True)
