@@ -77,6 +77,7 @@ options:
                       (all on, not flat), sends to both buses (1 post-, 2 pre-fader)
                       and a group bus; the delay (0.75 beats, feedback 0.4) and the
                       reverb (2.5 s) run; --direct also writes the bus outs
+                      (like looprigd --bus-outs)
   --paced             --direct: one call per period of wall time (colder caches,
                       like JACK) instead of back to back
   --warmup K          untimed periods before each --direct row (default 500)

@@ -22,9 +22,10 @@ const char* kUsage = R"(usage: looprigd [options]
                       (default: the machine's cores, at most 4)
   --smooth-ms MS      ramp of filter/EQ/send/group/effect param changes, 1..1000 ms
                       (default: 20)
-  --no-bus-outs       do not register the JACK outs of the group buses (groupN_L/R),
-                      sends (delay_send_L/R, reverb_send_L/R) and effect returns
-                      (delay_return_L/R, reverb_return_L/R)
+  --bus-outs          also register JACK outs for the group buses (groupG_L/R,
+                      G = 0..7), the send buses (delay_send_L/R, reverb_send_L/R) and
+                      the effect returns (delay_return_L/R, reverb_return_L/R)
+  --no-bus-outs       do not (the default)
   --verbose           log client arrivals and departures
   --help              this text
 The JACK server is the default one, or $JACK_DEFAULT_SERVER.
@@ -82,6 +83,8 @@ int main(int argc, char** argv) {
         } else if (arg == "--smooth-ms") {
             options.smooth_ms = parse_number(arg, value());
             if (!(options.smooth_ms >= 1 && options.smooth_ms <= 1000)) usage_error("--smooth-ms must be 1..1000");
+        } else if (arg == "--bus-outs") {
+            options.bus_outs = true;
         } else if (arg == "--no-bus-outs") {
             options.bus_outs = false;
         } else if (arg == "--verbose") {

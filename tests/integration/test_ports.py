@@ -9,14 +9,14 @@ import pytest
 
 import lrharness as H
 
-# The bus outs looprigd registers unless --no-bus-outs (docs/MIXER.md).
+# The bus outs looprigd registers with --bus-outs (docs/MIXER.md).
 BUS_OUTS = sorted([f"group{g}_{c}" for g in range(8) for c in "LR"] +
                   [f"{fx}_{kind}_{c}" for fx in ("delay", "reverb") for kind in ("send", "return") for c in "LR"])
 
 
 @pytest.mark.parametrize("slots", [4, 32, 100, 120])
 def test_slot_out_port_names(jack_server, slots):
-    e = H.Engine(jack_server, slots=slots, slot_outs=True).start()
+    e = H.Engine(jack_server, slots=slots, slot_outs=True, extra=["--bus-outs"]).start()
     try:
         ports = [p for p in jack_server.ports() if p.startswith(e.name + ":")]
     finally:
@@ -36,7 +36,7 @@ def test_slot_out_port_names(jack_server, slots):
 
 @pytest.mark.parametrize("bus_outs", [True, False], ids=["bus-outs", "no-bus-outs"])
 def test_client_name_is_name_option_on_private_server(jack_server, bus_outs):
-    e = H.Engine(jack_server, slots=2, extra=[] if bus_outs else ["--no-bus-outs"]).start()
+    e = H.Engine(jack_server, slots=2, extra=["--bus-outs"] if bus_outs else []).start()
     try:
         import jack
         c = jack.Client(H.unique_name("lrq"), servername=jack_server.name, no_start_server=True)
