@@ -91,6 +91,25 @@ def test_every_command_path_runs_without_allocating_or_locking(trap_engine, loop
             rig.load(3, files[0])          # swap while playing
             rig.stop(4, quantize="frames:2400")
             rig.declick(0.5)
+            # Mixer: every filter/EQ section, sends pre and post, groups, both effects, ramps and
+            # scheduled changes, switches on and off, a meter reset.
+            for k in range(40):
+                s = k % 6
+                at = rig.frame_time + 200 if k % 2 else None
+                rig.highpass(s, freq=40.0 + 50 * k, q=0.5 + k % 8, on=k % 3 != 0, at=at)
+                rig.lowpass(s, freq=18000.0 - 300 * k, q=0.7 + k % 5, on=k % 4 != 0)
+                rig.eq(s, low_gain=(k % 13) - 6.0, mid_gain=6.0 - (k % 9), mid_freq=200.0 + 40 * k,
+                       mid_q=0.3 + (k % 6), high_gain=(k % 7) - 3.0, on=k % 5 != 0)
+                rig.fx_send(s, 1 + k % 2, -float(k % 24), pre=k % 3 == 0)
+                rig.group(s, None if k % 9 == 0 else k % 8)
+                rig.group_gain(k % 8, -float(k % 12))
+                rig.group_mute(k % 8, k % 11 == 0)
+            rig.delay(beats=0.5, feedback=0.6, lowcut=150.0, highcut=6000.0, pingpong=True)
+            rig.delay(ms=123.0)
+            rig.reverb(decay=3.0, damping=4000.0, predelay=30.0, return_db=-3.0)
+            rig.master_gain(-1.0)
+            rig.meter_reset()
+            time.sleep(0.5)
             rig.unload(5)
             rig.meters()
             # A client killed while attached: its place is reclaimed on the audio thread.
