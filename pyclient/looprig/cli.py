@@ -621,7 +621,8 @@ def _cmd_params(rig: Optional[Rig], out: _Out, args: argparse.Namespace, note: s
 
 def _cmd_meter_reset(rig: Rig, out: _Out, timeout: Optional[float]) -> int:
     ev = rig.send("meter_reset", 0, wait=True, timeout=timeout)
-    out.emit(_with_msg("meter-reset: peak holds and integrated loudness restart at frame %d" % ev.frame, ev),
+    out.emit(_with_msg("meter-reset: at frame %d" % ev.frame, ev) if ev.message else
+             "meter-reset: peak holds and integrated loudness restart at frame %d" % ev.frame,
              _ev_json(ev))
     return EXIT_OK
 

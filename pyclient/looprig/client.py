@@ -73,6 +73,8 @@ _VALUE_COUNT: int = dict(ffi.typeof("lr_command").fields)["value"].type.length
 #: same audio frame (1..2 periods from now).
 PARAM_MARGIN_PERIODS = 2
 _STASH_MAX = 4096
+#: Seconds attach(wait=...) retries a segment whose header is not valid yet (an engine starting).
+_BAD_SEGMENT_GRACE = 2.0
 #: Seconds meters() keeps retrying while the engine is mid-update.
 _METER_RETRY_SECONDS = 1.0
 _INT32 = (-(2**31), 2**31 - 1)
@@ -358,11 +360,22 @@ class Rig:
         pp = ffi.new("lr_client **")
         err = ffi.new("char[]", 512)
         delay = 0.02
+        bad_until: Optional[float] = None
         while True:
             rc = self._lib.lr_client_attach(self.name.encode("utf-8"), pp, err, 512)
             if rc >= 0:
                 break
             msg = ffi.string(err).decode("utf-8", "replace") or "attach failed (%d)" % rc
+            if rc == ATTACH_ERRORS["LR_ATTACH_BAD_SEGMENT"] and time.monotonic() < deadline:
+                # An engine that is creating its segment has not written the
+                # header's magic yet: while waiting, give it a moment (bounded,
+                # so that a segment that stays unusable is reported soon).
+                now = time.monotonic()
+                if bad_until is None:
+                    bad_until = now + _BAD_SEGMENT_GRACE
+                if now < bad_until:
+                    time.sleep(0.01)
+                    continue
             if rc in (ATTACH_ERRORS["LR_ATTACH_NO_ENGINE"], ATTACH_ERRORS["LR_ATTACH_ENGINE_DEAD"]):
                 if time.monotonic() < deadline:
                     time.sleep(delay)
@@ -478,6 +491,12 @@ class Rig:
         """Current declick ramp length in frames."""
         self._check()
         return int(self._hdr.declick_frames)
+
+    @property
+    def smooth_frames(self) -> int:
+        """Ramp length of mixer/effect param changes in frames (``looprigd --smooth-ms``)."""
+        self._check()
+        return int(self._hdr.smooth_frames)
 
     @property
     def client_index(self) -> int:
@@ -1479,6 +1498,8 @@ class Rig:
             "client_index": self.client_index,
             "declick_frames": int(h.declick_frames),
             "declick_ms": (1000.0 * int(h.declick_frames) / rate) if rate else None,
+            "smooth_frames": int(h.smooth_frames),
+            "smooth_ms": (1000.0 * int(h.smooth_frames) / rate) if rate else None,
             "frame_time": int(h.frame_time),
             "heartbeat": int(h.heartbeat),
             "rt_violations": int(h.rt_violations),

@@ -272,20 +272,21 @@ def mixer_lines(st: Dict[str, Any]) -> List[str]:
     g = mx.get("global") or {}
     lines = []
     fx = {"delay": [], "reverb": [], "master": []}  # type: Dict[str, List[str]]
+    df = mx.get("delay_frames")
+    rate = st.get("engine", {}).get("sample_rate") or 0
     for name, v in g.items():
         head, _, rest = name.partition("-")
         if name == "master-gain":
             fx["master"].append(lookup(name).format(v))
+        elif name in ("delay-beats", "delay-ms"):
+            beats = g.get("delay-beats")
+            if (name == "delay-beats") != bool(beats):
+                continue  # the time in force: tempo-synced beats, else ms
+            in_frames = (" (%.1f ms)" % (1000.0 * df / rate)) if beats and df and rate else ""
+            fx["delay"].append(lookup(name).format(v) + in_frames)
         elif head in fx:
-            if name == "delay-ms" and g.get("delay-beats"):
-                continue  # the tempo-synced time is in force
-            if name == "delay-beats" and not v:
-                continue
             fx[head].append("%s %s" % (rest, lookup(name).format(v)))
-    df = mx.get("delay_frames")
-    rate = st.get("engine", {}).get("sample_rate") or 0
-    delay_time = (" (%.1f ms)" % (1000.0 * df / rate)) if df and rate else ""
-    lines.append("delay %s%s" % (", ".join(fx["delay"]), delay_time))
+    lines.append("delay %s" % ", ".join(fx["delay"]))
     lines.append("reverb %s" % ", ".join(fx["reverb"]))
     lines.append("master %s" % ", ".join(fx["master"]))
     groups = []

@@ -65,20 +65,16 @@ def test_musical_time_example(engine_factory, sine_wav, tmp_path):
 
 
 def test_mixer_and_meters_examples(engine_factory, sine_wav, tmp_path):
-    import pytest
-
     import looprig
 
     eng = engine_factory()
     with looprig.attach(eng.name) as r:
         r.load(0, sine_wav)
-        if not r.meters().params_published:
-            pytest.skip("engine has no mixer yet (it publishes no param values)")
     block = _block("rig.highpass(")
     code = "import looprig\n" + block.replace('name="looprig"', "name=%r" % eng.name)
     out = _run(code, tmp_path).splitlines()
     assert out[0].split() == ["150.0", "2.5"]
-    meters = _block("m.groups")
+    meters = _block("m.group_settings(")
     code = "import looprig\nrig = looprig.attach(%r)\n" % eng.name + meters
     out = _run(code, tmp_path).splitlines()
     assert len(out) == 1 + 8

@@ -704,8 +704,8 @@ def test_status_table_shows_mixer():
     text = status_table(_status(synthetic_meters()), show_all=True)
     assert "hold" in text
     assert "loudness M -20.5  S -21.2  I -inf LUFS" in text or "loudness M -20.5  S -21.3  I -inf LUFS" in text
-    assert re.search(r"^delay .*feedback 0.5", text, re.M)
-    assert "(375.0 ms)" in text  # delay_frames 18000 at 48 kHz
+    assert re.search(r"^delay 0.75 beats \(375.0 ms\), feedback 0.5, lowcut 80 Hz", text, re.M), text
+    assert "delay-ms" not in text and "375 ms" not in text  # the time in force is the tempo-synced one
     assert re.search(r"^master -3 dB", text, re.M)
     assert "groups: 5: group-gain -6 dB, group-mute on" in text and "(in use: 5)" in text
     assert "  slot 1: hp-on on, hp-freq 120 Hz" in text
@@ -930,17 +930,15 @@ def xenv(jack_server, sine_wav):
 
 @pytest.fixture
 def xrig(xenv):
-    """The module engine's Rig. Skips (with the engine's answer) while the engine has no mixer."""
+    """The module engine's Rig, master gain back at 0 dB. Fails at once, with the engine's
+    answer, if the engine has no mixer (LR_CMD_PARAM refused or no values published)."""
     eng, rig = xenv
     try:
         rig.param("master-gain", 0.0)
     except CommandRejected as e:
-        if e.code_name == "LR_E_UNKNOWN_COMMAND":
-            pytest.skip("engine has no mixer yet: LR_CMD_PARAM -> %s (%s)" % (e.message, e.code_name))
-        raise
+        pytest.fail("the engine refuses LR_CMD_PARAM: %s (%s)" % (e.message, e.code_name))
     if not rig.meters().params_published:
-        pytest.skip("engine has no mixer yet: it acks LR_CMD_PARAM but publishes no param values "
-                    "(lr_mix_meter.global_params all 0)")
+        pytest.fail("the engine acks LR_CMD_PARAM but publishes no param values (lr_mix_meter.global_params all 0)")
     return rig
 
 
@@ -957,7 +955,9 @@ def test_e2e_defaults_are_published(xrig):
             vals = [m.param(p)]
         assert all(is_default(p, v) for v in vals), (p.name, vals[:4])
     assert list(m.group) == [-1] * m.slot_count
-    assert m.delay_frames > 0
+    assert m.delay_frames == round(0.75 * 60.0 / m.tempo_bpm * RATE)  # default: 0.75 beats
+    # the param ramp (looprigd --smooth-ms, default 20 ms)
+    assert xrig.smooth_frames == 960 and xrig.engine_info()["smooth_ms"] == 20.0
 
 
 def test_e2e_param_round_trip(xrig):
@@ -1050,8 +1050,8 @@ def test_e2e_at_and_quantize(xrig):
     at = xrig.frame_time + RATE // 4
     assert xrig.param("master-gain", -2, at=at) == at
     assert xrig.highpass(3, 300, at=at + 100) == at + 100
-    f = xrig.param("master-gain", 0, quantize="frames:4800")
-    assert f % 4800 == 0
+    f = xrig.param("master-gain", 0, at=at + 1, quantize="frames:4800")  # the next grid line after `at`
+    assert f % 4800 == 0 and at + 1 <= f < at + 1 + 4800
     after(xrig, max(f, at + 100))
     assert xrig.param_value("master-gain") == 0.0
     assert xrig.param_value("hp-freq", slot=3) == 300.0
@@ -1091,13 +1091,16 @@ def test_e2e_rejected_value_in_a_multi_call(xrig):
 
 
 def test_e2e_meter_reset_and_loudness(xrig, sine_wav):
-    xrig.play(0)
+    start = xrig.play(0)
     try:
-        m = meters_when(xrig, lambda m: m.loudness_periods > 0 and m.loudness.momentary is not None
-                        and math.isfinite(m.loudness.momentary) and m.master_peak_hold.max() > 0.1, 5.0)
+        # the momentary window (400 ms) full of the sine, and the loudness thread caught up
+        m = meters_when(xrig, lambda m: m.frame_time > start + RATE and m.loudness.momentary is not None
+                        and math.isfinite(m.loudness.momentary) and m.loudness.momentary > -10.5, 5.0)
         assert m.master_peak_hold.max() > 0.1 and m.peak_hold[0].max() > 0.1
-        # a -6 dBFS sine on both channels: about -6 LUFS momentary (K-weighting ~ +0 dB at 440 Hz)
-        assert -12 < m.loudness.momentary < 0, m.loudness
+        # a -6.02 dBFS sine, panned centre (constant power: x cos(pi/4) on each channel), so each
+        # channel's mean square is (0.5 * 0.7071)^2 / 2: -0.691 + 10 log10(2 * 0.0625) = -9.72 LUFS
+        # (K-weighting adds ~0.1 dB at 440 Hz)
+        assert -10.3 < m.loudness.momentary < -9.2, m.loudness
         f = xrig.meter_reset()
         assert isinstance(f, int)
     finally:
