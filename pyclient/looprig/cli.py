@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--slots", type=int, default=None, metavar="N", help="number of loop slots")
     e.add_argument("--slot-outs", action="store_true", help="one JACK output pair per slot")
     e.add_argument("--declick-ms", type=_number, default=None, metavar="MS", help="declick ramp length (0 = exact)")
+    e.add_argument("--smooth-ms", type=_number, default=None, metavar="MS",
+                   help="ramp of mixer/effect param changes (looprigd default 20)")
+    g = e.add_mutually_exclusive_group()
+    g.add_argument("--bus-outs", dest="bus_outs", action="store_const", const=True, default=None,
+                   help="JACK outs for the group buses, sends and effect returns")
+    g.add_argument("--no-bus-outs", dest="bus_outs", action="store_const", const=False, help="no bus outs")
 
     s = add("load", "load an audio file into a slot (waits until loaded)")
     s.add_argument("slot", type=_slot)
@@ -403,6 +409,10 @@ def _cmd_engine(args: argparse.Namespace, name: str) -> int:
         argv.append("--slot-outs")
     if args.declick_ms is not None:
         argv += ["--declick-ms", "%g" % args.declick_ms]
+    if args.smooth_ms is not None:
+        argv += ["--smooth-ms", "%g" % args.smooth_ms]
+    if args.bus_outs is not None:
+        argv.append("--bus-outs" if args.bus_outs else "--no-bus-outs")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(binary, argv)

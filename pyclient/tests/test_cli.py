@@ -224,6 +224,10 @@ def test_engine_command_execs_binary(tmp_path):
     assert r.stdout.strip() == "ARGS: --name x1 --slots 8 --slot-outs --declick-ms 2.5"
     r = run_cli(["engine", "--name", "y2"], env=env)
     assert r.stdout.strip() == "ARGS: --name y2"
+    r = run_cli(["engine", "--name", "z3", "--smooth-ms", "5", "--bus-outs"], env=env)
+    assert r.stdout.strip() == "ARGS: --name z3 --smooth-ms 5 --bus-outs"
+    r = run_cli(["engine", "--name", "z4", "--no-bus-outs"], env=env)
+    assert r.stdout.strip() == "ARGS: --name z4 --no-bus-outs"
     env = dict(os.environ, LOOPRIGD=str(tmp_path / "missing"))
     r = run_cli(["engine"], env=env)
     assert r.returncode != 0 and "not found" in r.stderr
