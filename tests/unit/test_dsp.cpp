@@ -152,7 +152,14 @@ TEST_CASE("RT text formatting") {
     char buf[64];
     rt::Text t(buf, sizeof buf);
     t << "slot " << -3 << " gain " << -6.5 << " frames " << uint64_t{18446744073709551615ull} << " " << std::nan("");
-    CHECK(std::string(buf) == "slot -3 gain -6.500 frames 18446744073709551615 nan");
+    CHECK(std::string(buf) == "slot -3 gain -6.5 frames 18446744073709551615 nan");
+    for (const auto& [v, want] : {std::pair{20000.0, "20000"}, {0.7071, "0.707"}, {-0.0004, "0"}, {2.05, "2.05"},
+                                  {-120.0, "-120"}, {0.9996, "1"}, {12.3456, "12.346"}}) {
+        char b[32];
+        rt::Text x(b, sizeof b);
+        x << v;
+        CHECK_MESSAGE(std::string(b) == want, v);
+    }
     char small[8];
     rt::Text s(small, sizeof small);
     s << "truncated text";

@@ -33,18 +33,21 @@ public:
     }
     Text& operator<<(int v) { return *this << static_cast<int64_t>(v); }
     Text& operator<<(uint32_t v) { return *this << static_cast<uint64_t>(v); }
-    /// Fixed-point with 3 decimals; names NaN and infinities.
+    /// Up to 3 decimals, trailing zeros dropped ("-6.5", "20000", "0.707"); names NaN and infinities.
     Text& operator<<(double v) {
         if (std::isnan(v)) return *this << "nan";
         if (std::isinf(v)) return *this << (v < 0 ? "-inf" : "inf");
         if (std::fabs(v) >= 1e15) return *this << (v < 0 ? "-huge" : "huge");
-        if (v < 0) { *this << "-"; v = -v; }
-        auto whole = static_cast<uint64_t>(v);
-        auto milli = static_cast<uint64_t>(std::llround((v - static_cast<double>(whole)) * 1000.0));
-        if (milli == 1000) { ++whole; milli = 0; }
-        *this << whole << ".";
+        auto milli_total = static_cast<uint64_t>(std::llround(std::fabs(v) * 1000.0));
+        if (v < 0 && milli_total) *this << "-";
+        const uint64_t whole = milli_total / 1000;
+        uint64_t milli = milli_total % 1000;
+        *this << whole;
+        if (milli == 0) return *this;
+        *this << ".";
         if (milli < 100) *this << "0";
         if (milli < 10) *this << "0";
+        while (milli % 10 == 0) milli /= 10;
         return *this << milli;
     }
     const char* c_str() const { return buf_; }
