@@ -735,6 +735,22 @@ def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[f
     for slot, loop in zip(slots, LOOPS):
         rig.gain(slot, loop.gain_db, timeout=timeout)
         rig.pan(slot, loop.pan, timeout=timeout)
+    # A little of the mixer: hats thinned by a high-pass, the pad into the
+    # reverb, the arpeggio into a dotted-eighth delay.
+    by_name = {loop.name: slot for slot, loop in zip(slots, LOOPS)}
+    mix = []
+    if "hats" in by_name:
+        rig.highpass(by_name["hats"], freq=400.0, timeout=timeout)
+        mix.append("hats high-pass 400 Hz")
+    if "pad44k" in by_name:
+        rig.fx_send(by_name["pad44k"], "reverb", -6.0, timeout=timeout)
+        mix.append("pad -> reverb")
+    if "arp" in by_name:
+        rig.fx_send(by_name["arp"], "delay", -10.0, timeout=timeout)
+        rig.delay(beats=0.75, feedback=0.35, timeout=timeout)
+        mix.append("arp -> delay 0.75 beats")
+    if mix:
+        say("demo: mixer: " + ", ".join(mix))
     # One common start frame a bit in the future; send all plays, then collect.
     margin = max(int(0.3 * rate), 8 * rig.buffer_size)
     at = rig.frame_time + margin

@@ -191,6 +191,7 @@ def test_demo(engine_factory, tmp_path):
     assert "resampled" in r.stdout  # the 44.1 kHz loop
     starts = [ln for ln in r.stdout.splitlines() if "start at frame" in ln]
     assert starts and "NOT the same" not in starts[0]
+    assert "demo: mixer: hats high-pass 400 Hz, pad -> reverb, arp -> delay 0.75 beats" in r.stdout
     wavs = sorted(p.name for p in tmp_path.glob("*.wav"))
     assert len(wavs) >= 4
     r = run_cli(["--name", eng.name, "--json", "status"])
@@ -200,6 +201,16 @@ def test_demo(engine_factory, tmp_path):
     # every loop is 2 bars at 120 BPM = 4 s at the engine rate, the 44.1 kHz one included
     assert {s["length"] for s in loaded} == {4 * RATE}
     assert {s["source_rate"] for s in loaded} == {44100, 48000}
+    # the mixer settings the demo made are in force
+    r = run_cli(["--name", eng.name, "--json", "params"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    params = {p["name"]: p for p in json.loads(r.stdout)["params"]}
+    names = [s["name"] for s in sorted(loaded, key=lambda s: s["slot"])]
+    pad = next(i for i, n in enumerate(names) if n.startswith("pad"))
+    hats = next(i for i, n in enumerate(names) if n.startswith("hats"))
+    assert params["send2-level"]["values"][pad] == -6.0
+    assert params["hp-on"]["values"][hats] == 1.0 and params["hp-freq"]["values"][hats] == 400.0
+    assert params["delay-beats"]["value"] == 0.75
 
 
 def test_demo_wavs_are_float_wav(tmp_path):
