@@ -56,7 +56,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     cfg.declick_frames = static_cast<uint32_t>(std::lround(options_.declick_ms * sample_rate_ / 1000.0));
     cfg.smooth_frames = static_cast<uint32_t>(std::lround(options_.smooth_ms * sample_rate_ / 1000.0));
     core_ = std::make_unique<AudioCore>(*segment_, cfg);
-    loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes);
+    loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes, options_.allowed_dirs);
     loudness_ = std::make_unique<LoudnessMeter>(*core_, sample_rate_);
     renderer_ = std::make_unique<RenderWorker>(
         *core_, sample_rate_, options_.finer,

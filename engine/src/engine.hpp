@@ -27,6 +27,7 @@ struct EngineOptions {
     double declick_ms = 2.0;
     uint64_t max_file_bytes = uint64_t{1} << 30;  // decoded size cap per file
     bool verbose = false;
+    std::vector<std::string> allowed_dirs;  // --allow-dir: where loads may read (empty = anywhere)
     bool bus_outs = false;       // JACK outs for group buses, sends and effect returns (--bus-outs)
     double smooth_ms = 20.0;     // ramp of mixer/effect param changes
     uint32_t render_threads = 0;  // 0: RenderWorker::default_threads()

@@ -10,6 +10,9 @@
 #include <cstring>
 #include <numeric>
 #include <sys/stat.h>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 
 namespace looprig {
 
@@ -160,7 +163,26 @@ DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, ui
     return out;
 }
 
-Loader::Loader(AudioCore& core, uint64_t max_bytes) : core_(core), max_bytes_(max_bytes) {
+std::string path_refusal(const std::string& path, const std::vector<std::string>& dirs) {
+    if (dirs.empty()) return {};
+    char resolved[PATH_MAX];
+    if (!::realpath(path.c_str(), resolved))
+        return fmt::format("cannot open {}: {}", path, std::strerror(errno));
+    const std::string real = resolved;
+    for (const std::string& d : dirs) {
+        if (!::realpath(d.c_str(), resolved)) continue;
+        std::string dir = resolved;
+        if (dir != "/") dir += '/';
+        if (real.compare(0, dir.size(), dir) == 0) return {};
+    }
+    std::string list;
+    for (const std::string& d : dirs) list += (list.empty() ? "" : ", ") + d;
+    return fmt::format("{} is outside the folders this engine may read ({}); the engine was started with "
+                       "--allow-dir", path, list);
+}
+
+Loader::Loader(AudioCore& core, uint64_t max_bytes, std::vector<std::string> allowed_dirs)
+    : core_(core), max_bytes_(max_bytes), allowed_dirs_(std::move(allowed_dirs)) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -184,7 +206,10 @@ void Loader::run() {
         result.slot = req->slot;
         DecodeOutcome outcome;
         try {
-            outcome = decode_loop_file(req->path, req->sample_rate, max_bytes_);
+            if (std::string why = path_refusal(req->path, allowed_dirs_); !why.empty())
+                outcome = failure(LR_E_FILE, why);
+            else
+                outcome = decode_loop_file(req->path, req->sample_rate, max_bytes_);
         } catch (const std::exception& e) {
             outcome = failure(LR_E_INTERNAL, fmt::format("loading {} failed: {}", req->path, e.what()));
         }

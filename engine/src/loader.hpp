@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace looprig {
 
@@ -30,18 +31,25 @@ DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, ui
 /// round(frames * to_rate / from_rate), at least 1.
 std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from_rate, uint32_t to_rate);
 
+/// Where files may be read from: empty = any absolute path; otherwise the
+/// path, with every symlink and ".." resolved (realpath), must lie inside one
+/// of `dirs` (themselves resolved). Returns "" if allowed, else why not.
+std::string path_refusal(const std::string& path, const std::vector<std::string>& dirs);
+
 /// The loader thread: takes LoadRequests from the audio core, answers with
 /// LoadResults. It polls the request queue every 2 ms, so the audio thread
 /// never has to signal it (no system call on the audio thread).
 class Loader {
 public:
-    Loader(AudioCore& core, uint64_t max_bytes);
+    /// `allowed_dirs`: see path_refusal().
+    Loader(AudioCore& core, uint64_t max_bytes, std::vector<std::string> allowed_dirs = {});
     ~Loader();
 
 private:
     void run();
     AudioCore& core_;
     uint64_t max_bytes_;
+    std::vector<std::string> allowed_dirs_;
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };

@@ -16,6 +16,8 @@ const char* kUsage = R"(usage: looprigd [options]
   --slot-outs         register a stereo JACK output pair per slot
   --declick-ms MS     start/stop/mute/gain ramp in ms, 0 = exact (default: 2)
   --max-file-mb MB    refuse files whose decoded audio exceeds MB (default: 1024)
+  --allow-dir DIR     loads may only read files inside DIR (symlinks and '..' resolved);
+                      repeat for several folders (default: any absolute path)
   --faster-renders    make stretch renders with Rubber Band R2 (about 0.6x the time of the
                       default R3, but smeared on sustained tonal material)
   --render-threads N  threads making stretch renders, 1..16, at nice +10
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
             const double mb = parse_number(arg, value());
             if (!(mb >= 1 && mb <= 1 << 20)) usage_error("--max-file-mb must be 1..1048576");
             options.max_file_bytes = static_cast<uint64_t>(mb * 1048576.0);
+        } else if (arg == "--allow-dir") {
+            const std::string dir = value();
+            if (dir.empty() || dir[0] != '/') usage_error("--allow-dir needs an absolute folder");
+            options.allowed_dirs.push_back(dir);
         } else if (arg == "--faster-renders") {
             options.finer = false;
         } else if (arg == "--render-threads") {

@@ -5,6 +5,7 @@
 #include <sndfile.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <numbers>
@@ -140,4 +141,26 @@ TEST_CASE("16-bit PCM, AIFF and FLAC decode to the same loop") {
         for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(out.sample->left[i] - x[i]) < 1e-4);
         std::remove(p.c_str());
     }
+}
+
+TEST_CASE("--allow-dir: only paths inside the allowed folders, after resolving symlinks and ..") {
+    const std::string root = "/tmp/lr-allow-" + std::to_string(getpid());
+    std::system(("rm -rf " + root + " && mkdir -p " + root + "/ok/sub " + root + "/secret").c_str());
+    std::ofstream(root + "/ok/sub/a.wav") << "x";
+    std::ofstream(root + "/secret/b.wav") << "x";
+    REQUIRE(symlink((root + "/secret/b.wav").c_str(), (root + "/ok/link.wav").c_str()) == 0);
+    REQUIRE(symlink((root + "/secret").c_str(), (root + "/ok/dirlink").c_str()) == 0);
+    const std::vector<std::string> allowed{root + "/ok"};
+    CHECK(path_refusal(root + "/ok/sub/a.wav", allowed).empty());
+    CHECK(path_refusal(root + "/ok/./sub/../sub/a.wav", allowed).empty());
+    CHECK(path_refusal(root + "/secret/b.wav", allowed).find("outside the folders") != std::string::npos);
+    CHECK(path_refusal(root + "/ok/../secret/b.wav", allowed).find("outside the folders") != std::string::npos);
+    CHECK(path_refusal(root + "/ok/link.wav", allowed).find("outside the folders") != std::string::npos);
+    CHECK(path_refusal(root + "/ok/dirlink/b.wav", allowed).find("outside the folders") != std::string::npos);
+    CHECK(path_refusal(root + "/okay/x.wav", allowed).find("cannot open") != std::string::npos);
+    std::system(("mkdir -p " + root + "/okay && touch " + root + "/okay/x.wav").c_str());
+    CHECK(path_refusal(root + "/okay/x.wav", allowed).find("outside the folders") != std::string::npos);  // a prefix is not a folder
+    CHECK(path_refusal(root + "/ok/missing.wav", allowed).find("cannot open") != std::string::npos);
+    CHECK(path_refusal(root + "/secret/b.wav", {}).empty());  // no --allow-dir: anywhere
+    std::system(("rm -rf " + root).c_str());
 }
