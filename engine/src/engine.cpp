@@ -36,18 +36,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
         throw std::runtime_error("--declick-ms must be 0..100");
     segment_ = shm::Segment::create(options_.name, options_.slots);
 
-    jack_status_t status{};
-    client_ = jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(JackUseExactName | JackNoStartServer), &status);
-    if (!client_) {
-        const char* server = std::getenv("JACK_DEFAULT_SERVER");
-        if (status & JackNameNotUnique)
-            throw std::runtime_error(fmt::format("JACK client name '{}' is already taken", options_.name));
-        throw std::runtime_error(fmt::format("cannot connect to the JACK server '{}' (status 0x{:x}); is jackd running?",
-                                             server ? server : "default", static_cast<unsigned>(status)));
-    }
-    sample_rate_ = jack_get_sample_rate(client_);
-    const uint32_t buffer = jack_get_buffer_size(client_);
-    buffer_size_.store(buffer);
+    open_client(true);
 
     CoreConfig cfg;
     cfg.slot_count = options_.slots;
@@ -62,9 +51,13 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
         *core_, sample_rate_, options_.finer,
         options_.render_threads ? options_.render_threads : RenderWorker::default_threads());
 
+    activate();
+}
+
+void Engine::activate() {
     lr_header* h = segment_->header();
     h->sample_rate = sample_rate_;
-    h->buffer_size = buffer;
+    h->buffer_size = buffer_size_.load();
     const char* server = std::getenv("JACK_DEFAULT_SERVER");
     std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", server ? server : "default");
     std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(client_));
@@ -77,6 +70,42 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     jack_on_info_shutdown(client_, &Engine::shutdown_callback, this);
     if (jack_activate(client_) != 0) throw std::runtime_error("cannot activate the JACK client");
     shm::store_release(h->engine_state, LR_ENGINE_RUNNING);
+}
+
+bool Engine::open_client(bool first) {
+    jack_status_t status{};
+    client_ = jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(JackUseExactName | JackNoStartServer), &status);
+    if (!client_) {
+        if (!first) return false;
+        const char* server = std::getenv("JACK_DEFAULT_SERVER");
+        if (status & JackNameNotUnique)
+            throw std::runtime_error(fmt::format("JACK client name '{}' is already taken", options_.name));
+        throw std::runtime_error(fmt::format("cannot connect to the JACK server '{}' (status 0x{:x}); is jackd running?",
+                                             server ? server : "default", static_cast<unsigned>(status)));
+    }
+    const uint32_t rate = jack_get_sample_rate(client_);
+    if (!first && rate != sample_rate_) {
+        log(fmt::format("the JACK server now runs at {} Hz, not {} Hz: new loads are converted to {} Hz; "
+                        "loops loaded before play {:.4f}x fast until reloaded", rate, sample_rate_, rate,
+                        static_cast<double>(rate) / sample_rate_));
+        core_->set_sample_rate(rate);
+    }
+    sample_rate_ = rate;
+    buffer_size_.store(jack_get_buffer_size(client_));
+    return true;
+}
+
+bool Engine::connect_jack(bool first) {
+    if (!open_client(first)) return false;
+    try {
+        activate();
+    } catch (const std::exception& e) {
+        if (first) throw;
+        log(fmt::format("reconnection failed: {}", e.what()));
+        drop_jack();
+        return false;
+    }
+    return true;
 }
 
 Engine::~Engine() {
@@ -96,7 +125,55 @@ Engine::~Engine() {
     core_.reset();
 }
 
+void Engine::drop_jack() {
+    if (client_) jack_client_close(client_);  // the server is gone: nothing to deactivate
+    client_ = nullptr;
+    registered_ports_.clear();
+    master_[0] = master_[1] = nullptr;
+    for (auto& v : slot_ports_) v.clear();
+    for (auto& g : group_ports_) g[0] = g[1] = nullptr;
+    for (auto& k : send_ports_) k[0] = k[1] = nullptr;
+    for (auto& k : return_ports_) k[0] = k[1] = nullptr;
+    timebase_registered_ = false;
+    timebase_refused_ = false;
+}
+
+void Engine::remember_connections() {
+    if (!client_ || restore_tries_ > 0) return;  // keep what is still to be restored
+    std::vector<std::pair<std::string, std::string>> now;
+    for (jack_port_t* p : registered_ports_) {
+        const char** others = jack_port_get_all_connections(client_, p);
+        if (!others) continue;
+        for (const char** o = others; *o; ++o) now.emplace_back(jack_port_short_name(p), *o);
+        jack_free(others);
+    }
+    connections_ = std::move(now);
+}
+
+void Engine::restore_connections() {
+    if (!client_ || restore_tries_ <= 0) return;
+    --restore_tries_;
+    const std::string me = jack_get_client_name(client_);
+    std::size_t missing = 0;
+    for (const auto& [mine, other] : connections_) {
+        const std::string from = me + ":" + mine;
+        jack_port_t* port = jack_port_by_name(client_, from.c_str());
+        if (port && jack_port_connected_to(port, other.c_str())) continue;
+        const int rc = jack_connect(client_, from.c_str(), other.c_str());
+        if (rc != 0 && rc != EEXIST) ++missing;  // the other client may not be back yet: retried each second
+    }
+    if (missing == 0) {
+        if (!connections_.empty()) log(fmt::format("restored {} connections", connections_.size()));
+        restore_tries_ = 0;
+    } else if (restore_tries_ == 0) {
+        log(fmt::format("{} of {} connections could not be restored (their ports are gone)", missing,
+                        connections_.size()));
+    }
+}
+
 void Engine::register_ports() {
+    registered_ports_.clear();
+    for (auto& v : slot_ports_) v.clear();
     auto add = [&](const std::string& short_name, const std::string& pretty) {
         jack_port_t* p = jack_port_register(client_, short_name.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
         if (!p) throw std::runtime_error(fmt::format("cannot register JACK port {}", short_name));
@@ -215,6 +292,7 @@ void Engine::timebase_callback(jack_transport_state_t, jack_nframes_t, jack_posi
 }
 
 void Engine::update_timebase() {
+    if (!client_) return;
     const bool want = core_->transport_mode() == LR_TRANSPORT_MASTER;
     if (!want) timebase_refused_ = false;
     if (want == timebase_registered_ || (want && timebase_refused_)) return;
@@ -268,11 +346,17 @@ int Engine::run() {
     std::fflush(stdout);
     int tick = 0;
     uint64_t reported_violations = 0;
+    bool lost = false;
+    auto next_try = std::chrono::steady_clock::now();
     while (!g_stop.load()) {
         std::this_thread::sleep_for(10ms);
         free_garbage();
         update_timebase();
         if (++tick % 10 == 0) reap_dead_clients();
+        if (tick % 100 == 0) {
+            restore_connections();
+            remember_connections();
+        }
         if (rt_guard::armed_build()) {
             const uint64_t v = rt_guard::violations();
             segment_->header()->rt_violations = v;
@@ -282,9 +366,31 @@ int Engine::run() {
             }
         }
         if (jack_lost_.load()) {
-            shm::store_release(segment_->header()->engine_state, LR_ENGINE_JACK_LOST);
-            log(fmt::format("the JACK server went away ({}); exiting", jack_lost_reason_));
-            return 2;
+            lr_header* h = segment_->header();
+            shm::store_release(h->engine_state, LR_ENGINE_JACK_LOST);
+            if (options_.exit_on_jack_loss) {
+                log(fmt::format("the JACK server went away ({}); exiting", jack_lost_reason_));
+                return 2;
+            }
+            log(fmt::format("the JACK server went away ({}); keeping every loop and setting, "
+                            "reconnecting when it is back", jack_lost_reason_));
+            // The timeline goes on after the last period (never backwards; see FrameClock).
+            clock_.resume_after(shm::load_acquire64(h->frame_time) + segment_->meter_header()->nframes);
+            drop_jack();
+            jack_lost_.store(false);
+            lost = true;
+            next_try = std::chrono::steady_clock::now();
+        }
+        if (lost && std::chrono::steady_clock::now() >= next_try) {
+            if (connect_jack(false)) {
+                lost = false;
+                restore_tries_ = 60;
+                const lr_header* h2 = segment_->header();
+                log(fmt::format("reconnected: JACK client '{}' on server '{}', {} Hz, {} frames", h2->jack_client_name,
+                                h2->jack_server_name, sample_rate_, buffer_size_.load()));
+            } else {
+                next_try = std::chrono::steady_clock::now() + 500ms;
+            }
         }
     }
     shm::store_release(segment_->header()->engine_state, LR_ENGINE_STOPPING);

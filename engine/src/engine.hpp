@@ -28,6 +28,7 @@ struct EngineOptions {
     uint64_t max_file_bytes = uint64_t{1} << 30;  // decoded size cap per file
     bool verbose = false;
     std::vector<std::string> allowed_dirs;  // --allow-dir: where loads may read (empty = anywhere)
+    bool exit_on_jack_loss = false;  // --exit-on-jack-loss: exit 2 instead of reconnecting
     bool bus_outs = false;       // JACK outs for group buses, sends and effect returns (--bus-outs)
     double smooth_ms = 20.0;     // ramp of mixer/effect param changes
     uint32_t render_threads = 0;  // 0: RenderWorker::default_threads()
@@ -52,6 +53,16 @@ private:
     static void timebase_callback(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t* pos,
                                   int new_pos, void* self);
     void update_timebase();
+    /// Open the JACK client, register ports and callbacks, activate. First
+    /// time: throws with a clear message; on reconnection returns false. Not RT safe.
+    bool connect_jack(bool first);
+    bool open_client(bool first);   // jack_client_open + rate and buffer size
+    void activate();                // ports, callbacks, jack_activate; throws
+    /// After the server went away: close what is left of the client.
+    void drop_jack();
+    /// Remember our ports' connections (every second), and restore them after a reconnection.
+    void remember_connections();
+    void restore_connections();
     void register_ports();
     void reap_dead_clients();
     void free_garbage();
@@ -75,6 +86,8 @@ private:
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};
     std::atomic<uint32_t> buffer_size_{0};
+    std::vector<std::pair<std::string, std::string>> connections_;  // (our short port name, other port)
+    int restore_tries_ = 0;             // seconds left to restore connections after a reconnection
     bool timebase_registered_ = false;  // main thread only
     bool timebase_refused_ = false;
 };

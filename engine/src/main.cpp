@@ -28,6 +28,8 @@ const char* kUsage = R"(usage: looprigd [options]
                       G = 0..7), the send buses (delay_send_L/R, reverb_send_L/R) and
                       the effect returns (delay_return_L/R, reverb_return_L/R)
   --no-bus-outs       do not (the default)
+  --exit-on-jack-loss exit (code 2) when the JACK server goes away, instead of
+                      keeping every loop and setting and reconnecting when it is back
   --verbose           log client arrivals and departures
   --help              this text
 The JACK server is the default one, or $JACK_DEFAULT_SERVER.
@@ -93,6 +95,8 @@ int main(int argc, char** argv) {
             options.bus_outs = true;
         } else if (arg == "--no-bus-outs") {
             options.bus_outs = false;
+        } else if (arg == "--exit-on-jack-loss") {
+            options.exit_on_jack_loss = true;
         } else if (arg == "--verbose") {
             options.verbose = true;
         } else {

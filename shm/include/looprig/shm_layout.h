@@ -115,7 +115,8 @@ enum lr_engine_state {
     LR_ENGINE_STARTING = 0,
     LR_ENGINE_RUNNING = 1,
     LR_ENGINE_STOPPING = 2,
-    LR_ENGINE_JACK_LOST = 3
+    LR_ENGINE_JACK_LOST = 3     /* the JACK server went away: no periods until the engine reconnects
+                                   (it keeps its loops and settings; commands wait in the rings) */
 };
 
 enum lr_client_state {
