@@ -1,13 +1,18 @@
 """The JACK server changes under the engine: buffer size changes keep it
-playing; a server that goes away ends it with a clear message (exit code 2),
-its segment removed and attached clients told the engine is gone.
+playing; a server that goes away and comes back finds the engine reconnecting
+with the same loops, settings, playing states and port connections; with
+--exit-on-jack-loss the engine ends instead, with a clear message (exit code
+2), its segment removed and attached clients told the engine is gone.
 Each test runs its own jackd, since they change or stop it."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lrharness as H
@@ -48,9 +53,9 @@ def test_buffer_size_changes_keep_the_engine_playing(looprig_mod, tmp_path):
         server.stop()
 
 
-def test_server_going_away_ends_the_engine_clearly(looprig_mod):
+def test_exit_on_jack_loss_ends_the_engine_clearly(looprig_mod):
     server = H.JackServer().start()
-    engine = H.Engine(server, slots=4)
+    engine = H.Engine(server, slots=4, extra=["--exit-on-jack-loss"])
     engine.start()
     shm = Path("/dev/shm") / looprig_mod.segment_name(engine.name).lstrip("/")
     try:
@@ -67,4 +72,91 @@ def test_server_going_away_ends_the_engine_clearly(looprig_mod):
         rig.close()
     finally:
         engine.stop(check=False)
+        server.stop()
+
+
+def _jack_connections(server, port):
+    r = subprocess.run(["jack_lsp", "-c", port], env=server.env, capture_output=True, text=True, timeout=10)
+    return [l.strip() for l in r.stdout.splitlines()[1:] if l.startswith((" ", "\t"))]
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_server_restart_engine_reconnects_with_its_loops(looprig_mod, tmp_path, how):
+    """16 loops play with their own gains, pans, mute, a stopped slot and a
+    filter; out_L is patched to system:playback_1. The server is stopped
+    (SIGTERM, or SIGKILL) and started again under the same name: the engine
+    says so, keeps running, reconnects on its own, restores its connection, and
+    plays the same loops with the same settings and states. Slot 0 (a ramp,
+    so that every loop frame is unique) is then checked sample by sample on
+    its slot out: frame f of the timeline plays loop frame (f - start) mod L."""
+    lr = looprig_mod
+    server = H.JackServer().start()
+    engine = H.Engine(server, slots=16, slot_outs=True)
+    L0 = 4801
+    try:
+        engine.start()
+        rig = lr.attach(name=engine.name)
+        rig.load(0, H.write_wav_float(tmp_path / "ramp.wav", (np.arange(L0) / L0 * 0.5).astype(np.float32)))
+        for i in range(1, 16):
+            rig.load(i, H.write_wav_float(tmp_path / f"n{i}.wav", H.noise(3001 + 10 * i, i, amp=0.05)))
+            rig.gain(i, -(i % 7) * 2.0)
+            rig.pan(i, (i % 5 - 2) / 2.0)
+        rig.highpass(3, freq=250.0)
+        rig.fx_send(4, "reverb", -12.0)
+        t = rig.frame_time + 4800
+        for i in range(16):
+            rig.play(i, at=t)
+        rig.mute(5, True)
+        rig.stop(6)
+        subprocess.run(["jack_connect", engine.port("out_L"), "system:playback_1"], env=server.env,
+                       check=True, timeout=10)
+        time.sleep(1.5)  # the engine remembers its connections every second
+        before = rig.meters()
+        start0 = int(before.start_frame[0])
+        assert _jack_connections(server, engine.port("out_L")) == ["system:playback_1"]
+
+        if how == "sigterm":
+            server.stop()
+        else:
+            os.killpg(server.proc.pid, signal.SIGKILL)  # restarted under the same name below, which frees its place
+            server.proc.wait(5)
+        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST")
+        assert engine.alive(), engine.stderr()
+        assert "the JACK server went away" in engine.stderr()
+        time.sleep(1.0)
+        assert engine.alive(), "the engine must wait for the server, not exit"
+
+        server.start()
+        _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the restart")
+        hb = rig.heartbeat
+        _wait_for(lambda: rig.heartbeat > hb + 50, 10, "periods after the reconnection")
+        assert "reconnected" in engine.stderr()
+        _wait_for(lambda: _jack_connections(server, engine.port("out_L")) == ["system:playback_1"], 5,
+                  "out_L patched to system:playback_1 again")
+
+        after = rig.meters()
+        for field in ("state", "gain_db", "pan", "flags", "length"):
+            b, a = getattr(before, field), getattr(after, field)
+            assert np.array_equal(np.asarray(b), np.asarray(a)), (field, b, a)
+        assert int(after.start_frame[0]) == start0
+        assert rig.param_value("hp-freq", slot=3) == 250.0 and rig.param_value("hp-on", slot=3) == 1.0
+        assert after.frame_time > before.frame_time, "the timeline never goes back"
+        assert after.frame_time % 2**32 < 2**31, "low 32 bits follow the new server's frame time"
+
+        cap = H.Capture(server, [H.slot_port(engine.name, 0, "L", 16)])
+        try:
+            rec = cap.record(1.0)
+        finally:
+            cap.close()
+        f64 = int(rig.frame_time)
+        base = f64 - (f64 % 2**32)   # 64-bit frame = base + JACK's 32-bit frame (no wrap in this test)
+        f, y, ok = rec.window(0)
+        assert ok.sum() > 0.5 * len(ok), "at least half a second captured"
+        want = ((base + f[ok].astype(np.int64) - start0) % L0) / L0 * 0.5 * H.pan_gains(0.0)[0]
+        np.testing.assert_allclose(y[ok], want.astype(np.float32), atol=1e-6)
+        # A command after the reconnection is answered as before.
+        assert rig.gain(1, -3.0) > 0
+        rig.close()
+    finally:
+        engine.stop(check=True)
         server.stop()
