@@ -925,3 +925,300 @@ def reset_slots(rig, slots, looprig_mod=None):
             except Exception as e:  # noqa: BLE001 - stop of an empty slot etc.
                 if type(e).__name__ != "CommandRejected":
                     raise
+
+
+# --------------------------------------------------------------------------
+# hostile files (test_hardening_files.py)
+# --------------------------------------------------------------------------
+
+
+def write_wav_raw(path, tag: int, channels: int, rate: int, bits: int, payload: bytes,
+                  fmt_extra: bytes = b"", data_size: int | None = None) -> Path:
+    """A WAV with any format tag and payload, header written by hand.
+    ``data_size`` overrides the data chunk's declared size (to lie)."""
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * channels * bits // 8,
+                      channels * bits // 8, bits) + fmt_extra
+    size = len(payload) if data_size is None else data_size
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt +
+            b"data" + struct.pack("<I", size) + payload)
+    Path(path).write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return Path(path)
+
+
+def write_wav_u8(path, data, rate: int = RATE) -> Path:
+    """8-bit (unsigned) PCM WAV; ``data`` uint8 (128 = 0.0)."""
+    a = _as_frames(np.asarray(data, np.uint8))
+    return write_wav_raw(path, 1, a.shape[1], rate, 8, a.tobytes())
+
+
+def u8_to_float(data) -> np.ndarray:
+    """What an 8-bit WAV sample means: (v - 128) / 128 (exact in float32)."""
+    return ((np.asarray(data, np.float64) - 128.0) / 128.0).astype(np.float32)
+
+
+def write_mp3(path, data, rate: int = RATE) -> Path | None:
+    """MPEG layer III through libsndfile (>= 1.1 with LAME); None if it cannot."""
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef("""
+        typedef struct SNDFILE_tag SNDFILE;
+        typedef struct { int64_t frames; int samplerate; int channels; int format;
+                         int sections; int seekable; } SF_INFO;
+        SNDFILE* sf_open(const char *path, int mode, SF_INFO *sfinfo);
+        int64_t sf_writef_float(SNDFILE *sndfile, const float *ptr, int64_t frames);
+        int sf_close(SNDFILE *sndfile);
+    """)
+    try:
+        lib = ffi.dlopen("libsndfile.so.1")
+    except OSError:
+        return None
+    a = np.ascontiguousarray(_as_frames(data), np.float32)
+    info = ffi.new("SF_INFO *")
+    info.samplerate, info.channels = rate, a.shape[1]
+    info.format = 0x230000 | 0x0082   # SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III
+    f = lib.sf_open(str(path).encode(), 0x20, info)   # SFM_WRITE
+    if f == ffi.NULL:
+        return None
+    n = lib.sf_writef_float(f, ffi.cast("float *", a.ctypes.data), a.shape[0])
+    lib.sf_close(f)
+    return Path(path) if n == a.shape[0] else None
+
+
+def make_hostile_files(d: Path) -> dict[str, Path]:
+    """Files no loop can be made of (beyond make_bad_files), each refused."""
+    d = Path(d)
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(11)
+    out = {}
+    out["random_bytes"] = d / "random_bytes.wav"
+    out["random_bytes"].write_bytes(rng.bytes(20000))
+    out["text_txt"] = d / "readme.txt"
+    out["text_txt"].write_text("looprig test: plain text, no audio here.\n" * 50)
+    # WAVs whose format tag libsndfile does not decode
+    out["tag_unknown"] = write_wav_raw(d / "tag_0x1234.wav", 0x1234, 1, RATE, 16, rng.bytes(9600))
+    out["tag_mp3_in_wav"] = write_wav_raw(d / "tag_mpeglayer3.wav", 0x0055, 1, RATE, 16,
+                                          rng.bytes(9600), struct.pack("<H", 0))
+    out["tag_wma"] = write_wav_raw(d / "tag_wma.wav", 0x0161, 2, RATE, 16, rng.bytes(9600),
+                                   struct.pack("<H", 0))
+    out["tag_aac"] = write_wav_raw(d / "tag_aac.wav", 0x00FF, 2, RATE, 16, rng.bytes(9600),
+                                   struct.pack("<H", 0))
+    # WAVE_FORMAT_EXTENSIBLE with a sub-format GUID nobody knows
+    out["extensible_unknown"] = write_wav_raw(
+        d / "extensible_unknown.wav", 0xFFFE, 1, RATE, 16, rng.bytes(9600),
+        struct.pack("<HHHI", 22, 16, 4, 0) + b"\x99" * 16)
+    # truncation: header promises more than the file holds
+    good16 = write_wav_pcm16(d / "_good16.wav", noise(4800, 12, amp=0.5)).read_bytes()
+    out["truncated_pcm16"] = d / "truncated_pcm16.wav"
+    out["truncated_pcm16"].write_bytes(good16[: len(good16) // 2])
+    lie = bytearray(good16[:44 + 100])
+    lie[40:44] = struct.pack("<I", 0x7FFFFFF0)        # "2 GB of data follow"
+    out["claims_2gb"] = d / "claims_2gb.wav"
+    out["claims_2gb"].write_bytes(bytes(lie))
+    out["header_only"] = d / "header_only.wav"
+    out["header_only"].write_bytes(good16[:44])
+    flac = d / "_good.flac"
+    sox(d / "_good16.wav", flac)
+    fb = flac.read_bytes()
+    out["truncated_flac"] = d / "truncated.flac"
+    out["truncated_flac"].write_bytes(fb[: len(fb) // 2])
+    x = noise(100, 13, amp=0.5)
+    x[50] = np.nan
+    out["nan_samples"] = write_wav_float(d / "nan_samples.wav", x)
+    out["six_channels"] = write_wav_float(d / "six_channels.wav", noise(1000, 14, channels=6))
+    out["three_channels"] = write_wav_float(d / "three_channels.wav", noise(1000, 15, channels=3))
+    fifo = d / "fifo.wav"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    out["fifo"] = fifo
+    out["directory"] = d / "a_folder.wav"
+    out["directory"].mkdir(exist_ok=True)
+    out["char_device"] = Path("/dev/zero")
+    return out
+
+
+# --------------------------------------------------------------------------
+# another uid (test_access.py, test_hardening_files.py)
+# --------------------------------------------------------------------------
+
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+
+
+_can_switch: bool | None = None
+
+
+def can_switch_uid() -> bool:
+    """True if this process may start children as NOBODY_UID (root with
+    CAP_SETUID/CAP_SETGID): tried once with /bin/true."""
+    global _can_switch
+    if _can_switch is None:
+        _can_switch = False
+        if os.geteuid() == 0:
+            try:
+                _can_switch = subprocess.run(["true"], preexec_fn=demote(NOBODY_UID, NOBODY_GID),
+                                             timeout=10).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                _can_switch = False
+    return _can_switch
+
+
+def demote(uid: int, gid: int):
+    """preexec_fn: become uid/gid (no supplementary groups), new session."""
+    def fn():
+        os.setsid()
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return fn
+
+
+class UserSandbox:
+    """A world-readable temp folder with copies of what a process of another
+    uid needs: the engine binary, liblooprig-shm, the looprig package (headers
+    copied, not symlinked) and this harness. Root's pytest tmp folders are
+    0700, the checkout may be too: nothing of them is used by that process."""
+
+    def __init__(self, uid: int = NOBODY_UID, gid: int = NOBODY_GID):
+        self.uid, self.gid = uid, gid
+        self.dir = Path(tempfile.mkdtemp(prefix="lrit-user-"))
+        os.chmod(self.dir, 0o755)
+        self.engine = self.dir / "looprigd"
+        shutil.copy2(engine_binary(), self.engine)
+        lib = shm_library()
+        self.lib = self.dir / "liblooprig-shm.so"
+        if lib is not None:
+            shutil.copy2(lib, self.lib)
+        self.libdir = self.dir / "lib"
+        self.libdir.mkdir()
+        # shared libraries the engine takes from the build tree (if any)
+        r = subprocess.run(["ldd", str(engine_binary())], capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            m = re.search(r"=>\s+(\S+)", line)
+            if m and str(REPO) in m.group(1):
+                shutil.copy2(m.group(1), self.libdir)
+        self.pkg = self.dir / "py"
+        shutil.copytree(pyclient_path() / "looprig", self.pkg / "looprig", symlinks=False,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(Path(__file__), self.pkg / "lrharness.py")
+        self.files = self.dir / "files"
+        self.files.mkdir()
+        for root, dirs, files in os.walk(self.dir):
+            for n in dirs + files:
+                p = os.path.join(root, n)
+                os.chmod(p, os.stat(p).st_mode | 0o444 | (0o111 if os.path.isdir(p) else 0))
+
+    def env(self, server_name: str | None = None) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOPRIG", "JACK", "PYTHON"))}
+        env.update(HOME=str(self.dir), PYTHONPATH=str(self.pkg), PYTHONDONTWRITEBYTECODE="1",
+                   LOOPRIG_LIB=str(self.lib), JACK_NO_AUDIO_RESERVATION="1", USER="nobody",
+                   LD_LIBRARY_PATH=str(self.libdir))
+        if server_name:
+            env["JACK_DEFAULT_SERVER"] = server_name
+        return env
+
+    def run_python(self, code: str, server_name: str | None = None, args=(), timeout: float = 60):
+        """Run ``code`` with /usr/bin/python3 as the sandbox's uid. The script
+        prints one JSON object as its last stdout line; returns (dict, proc)."""
+        script = self.dir / f"worker{next(_counter)}.py"
+        script.write_text(code)
+        os.chmod(script, 0o644)
+        r = subprocess.run([PYTHON, str(script), *map(str, args)], capture_output=True, text=True,
+                           timeout=timeout, env=self.env(server_name), cwd=str(self.dir),
+                           preexec_fn=demote(self.uid, self.gid))
+        lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+        if r.returncode != 0 or not lines:
+            raise AssertionError(f"worker as uid {self.uid} failed (status {r.returncode})\n"
+                                 f"--- stdout ---\n{r.stdout[-4000:]}\n--- stderr ---\n{r.stderr[-4000:]}")
+        return json.loads(lines[-1]), r
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class UserJackServer(JackServer):
+    """A private jackd running as another uid. Stopped with SIGTERM only: if
+    it does not exit within 30 s it is left running, with a message (a killed
+    jackd keeps its place among JACK's 8 servers)."""
+
+    def __init__(self, sandbox: UserSandbox, **kw):
+        super().__init__(**kw)
+        self.sandbox = sandbox
+        self.log_path = sandbox.dir / f"{self.name}.jackd.log"
+
+    @property
+    def env(self) -> dict:
+        return self.sandbox.env(self.name)
+
+    def start(self) -> "UserJackServer":
+        args = ["jackd", "--no-realtime", "-n", self.name,
+                "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
+                                     preexec_fn=demote(self.sandbox.uid, self.sandbox.gid))
+        r = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "10"], env=self.env,
+                           capture_output=True, text=True, timeout=20,
+                           preexec_fn=demote(self.sandbox.uid, self.sandbox.gid))
+        if r.returncode != 0 or self.proc.poll() is not None:
+            log = self.log()
+            self.stop()
+            raise RuntimeError(f"jackd {self.name} (uid {self.sandbox.uid}) did not come up: "
+                               f"{r.stdout}{r.stderr}\n{log}")
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                print(f"jackd {self.name} (pid {self.proc.pid}) did not exit within 30 s of SIGTERM; "
+                      f"left running", file=sys.stderr)
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+        if self.proc is not None and self.proc.poll() is not None:
+            import glob
+            for pat in (f"/dev/shm/jack_sem.{self.sandbox.uid}_{self.name}_*",
+                        f"/dev/shm/jack_{self.name}_*"):
+                for fn in glob.glob(pat):
+                    try:
+                        os.unlink(fn)
+                    except OSError:
+                        pass
+
+
+class UserEngine(Engine):
+    """looprigd (the sandbox's copy) running as the sandbox's uid on a
+    UserJackServer. Its segment is /dev/shm/looprig-<that uid>-<name>."""
+
+    def __init__(self, server: UserJackServer, **kw):
+        super().__init__(server, **kw)
+        self.sandbox = server.sandbox
+        self.args[0] = str(self.sandbox.engine)
+        self.stderr_path = self.sandbox.dir / f"{self.name}.stderr"
+
+    @property
+    def segment_path(self) -> Path:
+        return Path(f"/dev/shm/looprig-{self.sandbox.uid}-{self.name}")
+
+    def start(self, timeout: float = 10.0) -> "UserEngine":
+        self._err = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._err,
+                                     env=self.server.env, cwd=str(self.sandbox.dir), text=True,
+                                     bufsize=1, preexec_fn=demote(self.sandbox.uid, self.sandbox.gid))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        Engine.live.append(self)
+        if not self._ready.wait(timeout):
+            out = self.diagnostics()
+            self.stop(check=False)
+            raise RuntimeError(f"engine (uid {self.sandbox.uid}) did not print 'ready' within "
+                               f"{timeout}s\n{out}")
+        return self
+
+    def _remove_segment(self):
+        try:
+            self.segment_path.unlink()
+        except OSError:
+            pass
