@@ -22,6 +22,7 @@ from .client import (
     LOAD_TIMEOUT,
     TEXT_MAX,
     Event,
+    STALL_SECONDS,
     LoadResult,
     Rig,
     attach,
@@ -34,6 +35,7 @@ from .errors import (
     CommandRejected,
     Detached,
     EngineNotRunning,
+    EngineStalled,
     LibraryNotFound,
     LooprigError,
     RingFull,
@@ -70,5 +72,7 @@ __all__ = [
     "CommandRejected",
     "Timeout",
     "RingFull",
+    "EngineStalled",
+    "STALL_SECONDS",
     "__version__",
 ]

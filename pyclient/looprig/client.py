@@ -40,6 +40,7 @@ from .errors import (
     CommandRejected,
     Detached,
     EngineNotRunning,
+    EngineStalled,
     LooprigError,
     RingFull,
     Timeout,
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",
     "PARAM_MARGIN_PERIODS",
+    "STALL_SECONDS",
 ]
 
 #: Default seconds to wait for a command's answer.
@@ -73,6 +75,14 @@ _VALUE_COUNT: int = dict(ffi.typeof("lr_command").fields)["value"].type.length
 #: same audio frame (1..2 periods from now).
 PARAM_MARGIN_PERIODS = 2
 _STASH_MAX = 4096
+#: Seconds without a heartbeat (the engine runs no period) after which a call
+#: that waits on the engine raises :class:`EngineStalled` instead of waiting
+#: out its whole timeout (``Rig.stall_seconds`` per Rig). Not applied while
+#: the engine waits for its JACK server (engine state ``"jack_lost"``).
+STALL_SECONDS = 2.0
+#: A wait reports a stall only after it has itself waited this long (an
+#: engine that was just continued after SIGSTOP gets time to run a period).
+_STALL_GRACE = 0.25
 #: Seconds attach(wait=...) retries a segment whose header is not valid yet (an engine starting).
 _BAD_SEGMENT_GRACE = 2.0
 #: Seconds meters() keeps retrying while the engine is mid-update.
@@ -347,6 +357,8 @@ class Rig:
     def __init__(self, name: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, wait: float = 0.0) -> None:
         self.name: str = default_name() if name is None else name
         self.timeout = float(timeout)
+        #: See :data:`STALL_SECONDS`.
+        self.stall_seconds = STALL_SECONDS
         self._lib = get_lib()
         self._lock = threading.RLock()
         self._stash: "collections.OrderedDict[int, Event]" = collections.OrderedDict()
@@ -505,16 +517,54 @@ class Rig:
 
     @property
     def alive(self) -> bool:
-        """True while the engine process is alive."""
+        """True while the engine process is alive (also while it waits for its JACK server)."""
         return bool(self._lib.lr_client_engine_alive(self._check()))
+
+    @property
+    def heartbeat_age(self) -> Optional[float]:
+        """Seconds since the engine last ran a period (None before its first)."""
+        age = int(self._lib.lr_client_heartbeat_age_usecs(self._check()))
+        return None if age == _UINT64_MAX else age / 1e6
 
     def _engine_gone(self) -> EngineNotRunning:
         pid = int(self._hdr.engine_pid)
-        if int(self._hdr.engine_state) == ENGINE_STATES["jack_lost"]:
-            why = "lost its JACK server"
+        state = int(self._hdr.engine_state)
+        if state == ENGINE_STATES["jack_lost"]:
+            why = "lost its JACK server and exited"
+        elif state == ENGINE_STATES["stopping"]:
+            why = "was stopped (it shut down)"
         else:
-            why = "is not running any more"
-        return EngineNotRunning("looprig engine %r (pid %d) %s" % (self.name, pid, why), name=self.name)
+            why = "is not running any more: killed or crashed"
+        return EngineNotRunning("looprig engine %r (pid %d) %s" % (self.name, pid, why), name=self.name, pid=pid)
+
+    def _stall_note(self) -> str:
+        """Why the engine might not answer: its state and heartbeat age (for messages)."""
+        age = int(self._lib.lr_client_heartbeat_age_usecs(self._client))
+        state = int(self._hdr.engine_state)
+        pid = int(self._hdr.engine_pid)
+        if state == ENGINE_STATES["jack_lost"]:
+            return "engine pid %d is waiting for the JACK server" % pid
+        if age == _UINT64_MAX:
+            return "engine pid %d has run no period yet (state: %s)" % (pid, self.engine_state)
+        return "engine pid %d alive, state %s, last period %.3g s ago" % (pid, self.engine_state, age / 1e6)
+
+    def _check_engine(self, waited: Optional[float]) -> None:
+        """Raise EngineNotRunning if the engine process is gone and, once a
+        wait has lasted ``waited`` >= a short grace, EngineStalled if the
+        engine runs but its heartbeat stopped more than ``stall_seconds``
+        ago. Caller holds the lock."""
+        client = self._client
+        if not self._lib.lr_client_engine_alive(client):
+            raise self._engine_gone()
+        if waited is None or waited < _STALL_GRACE or int(self._hdr.engine_state) != ENGINE_STATES["running"]:
+            return
+        age = int(self._lib.lr_client_heartbeat_age_usecs(client))
+        if age != _UINT64_MAX and age > self.stall_seconds * 1e6:
+            pid = int(self._hdr.engine_pid)
+            raise EngineStalled(
+                "looprig engine %r (pid %d) is alive but has run no audio period for %.1f s: "
+                "stopped (SIGSTOP), stuck, or its JACK server is stalled" % (self.name, pid, age / 1e6),
+                pid=pid, seconds=age / 1e6)
 
     # -- events ---------------------------------------------------------------
     def _drain(self) -> int:
@@ -569,10 +619,14 @@ class Rig:
         Timeout
             No answer in time.
         EngineNotRunning
-            The engine process went away while waiting.
+            The engine process went away while waiting (noticed within
+            milliseconds).
+        EngineStalled
+            The engine lives but ran no period for ``stall_seconds``.
         """
         timeout = self.timeout if timeout is None else float(timeout)
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         sleep = 0.0002
         while True:
             with self._lock:
@@ -581,18 +635,22 @@ class Rig:
                 if ev is None:
                     self._drain()
                     ev = self._stash.pop(cid, None)
-                alive = ev is not None or self._lib.lr_client_engine_alive(self._client)
+                if ev is None:
+                    self._check_engine(time.monotonic() - started)
+                    # An answer may have landed between the drain and the check.
+                    self._drain()
+                    ev = self._stash.pop(cid, None)
             if ev is not None:
                 if raise_on_error and not ev.ok:
                     raise CommandRejected(ev.code, ev.code_name, ev.message, ev.slot, ev.command_name, ev.id)
                 return ev
-            if not alive:
-                raise self._engine_gone()
             now = time.monotonic()
             if now >= deadline:
+                with self._lock:
+                    note = self._stall_note()
                 raise Timeout(
-                    "looprig: no answer to command %d from engine %r within %.3g s (engine state: %s)"
-                    % (cid, self.name, timeout, self.engine_state)
+                    "looprig: no answer to command %d from engine %r within %.3g s (%s)"
+                    % (cid, self.name, timeout, note)
                 )
             time.sleep(min(sleep, max(0.0, deadline - now)))
             sleep = min(sleep * 1.5, 0.002)
@@ -718,14 +776,15 @@ class Rig:
 
     def _push(self, cmd: Any, deadline: float, timeout: float) -> int:
         sleep = 0.0005
+        started = time.monotonic()
         while True:
             with self._lock:
                 client = self._check()
-                if not self._lib.lr_client_engine_alive(client):
-                    raise self._engine_gone()
+                self._check_engine(None)
                 rc = int(self._lib.lr_client_send(client, cmd))
                 if rc == SEND_ERRORS["LR_SEND_FULL"]:
                     self._drain()  # keep answers flowing; they stay stashed
+                    self._check_engine(time.monotonic() - started)
             if rc > 0:
                 return rc
             if rc == SEND_ERRORS["LR_SEND_DETACHED"]:
@@ -736,9 +795,11 @@ class Rig:
                 raise LooprigError("looprig: lr_client_send failed (%d)" % rc)
             now = time.monotonic()
             if now >= deadline:
+                with self._lock:
+                    note = self._stall_note()
                 raise RingFull(
-                    "looprig: command ring of engine %r stayed full for %.3g s (engine state: %s)"
-                    % (self.name, timeout, self.engine_state)
+                    "looprig: command ring of engine %r stayed full for %.3g s (%s)"
+                    % (self.name, timeout, note)
                 )
             time.sleep(min(sleep, max(0.0, deadline - now)))
             sleep = min(sleep * 2, 0.005)
@@ -1432,6 +1493,8 @@ class Rig:
 
         Raises
         ------
+        EngineNotRunning
+            The engine process is gone (its meters would be stale).
         LooprigError
             If no consistent copy could be had within a second (engine stuck
             mid-update).
@@ -1449,13 +1512,14 @@ class Rig:
         while True:
             with self._lock:
                 client = self._check()
+                self._check_engine(None)
                 rc = self._lib.lr_client_read_meters(client, ffi.from_buffer(buf), len(buf))
-                if rc != 0 and not self._lib.lr_client_engine_alive(client):
-                    raise self._engine_gone()
             if rc == 0:
                 return buf
             if time.monotonic() >= deadline:
-                raise LooprigError("looprig: could not read a consistent meter snapshot")
+                with self._lock:
+                    note = self._stall_note()
+                raise LooprigError("looprig: could not read a consistent meter snapshot (%s)" % note)
             time.sleep(sleep)
             sleep = min(sleep * 2, 0.01)
 
@@ -1502,6 +1566,7 @@ class Rig:
             "smooth_ms": (1000.0 * int(h.smooth_frames) / rate) if rate else None,
             "frame_time": int(h.frame_time),
             "heartbeat": int(h.heartbeat),
+            "heartbeat_age": self.heartbeat_age,
             "rt_violations": int(h.rt_violations),
             "segment_size": int(h.segment_size),
         }

@@ -9,7 +9,8 @@ Hierarchy::
     ├── Detached                                the engine reclaimed our place
     ├── CommandRejected                         ERROR event: engine's code + text
     └── Timeout                (also TimeoutError)
-        └── RingFull                            command ring stayed full
+        ├── RingFull                            command ring stayed full
+        └── EngineStalled                       engine alive, but runs no periods
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "CommandRejected",
     "Timeout",
     "RingFull",
+    "EngineStalled",
 ]
 
 
@@ -45,11 +47,14 @@ class EngineNotRunning(LooprigError):
         Human readable explanation.
     name : str, optional
         Engine name.
+    pid : int, optional
+        The engine's process id (when it was attached to it).
     """
 
-    def __init__(self, message: str, name: Optional[str] = None) -> None:
+    def __init__(self, message: str, name: Optional[str] = None, pid: Optional[int] = None) -> None:
         super().__init__(message)
         self.name = name
+        self.pid = pid
 
 
 class AttachError(LooprigError):
@@ -113,3 +118,21 @@ class Timeout(LooprigError, TimeoutError):
 
 class RingFull(Timeout):
     """The command ring stayed full for the whole timeout (engine not consuming)."""
+
+
+class EngineStalled(Timeout):
+    """The engine process lives but has run no period for a while (its
+    heartbeat stopped): stopped with SIGSTOP, stuck, or its JACK server stalled.
+
+    Attributes
+    ----------
+    pid : int
+        The engine's process id.
+    seconds : float
+        How long its heartbeat has not advanced.
+    """
+
+    def __init__(self, message: str, pid: int = 0, seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.seconds = seconds

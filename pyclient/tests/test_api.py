@@ -531,3 +531,39 @@ def test_all_client_places_taken(engine_factory):
         except looprig.AttachError:
             assert time.monotonic() < deadline
             time.sleep(0.01)
+
+
+def test_stopped_engine_raises_engine_stalled(engine_factory):
+    eng = engine_factory()
+    r = looprig.attach(eng.name)
+    r.ping()
+    assert 0 <= r.heartbeat_age < 0.5 and r.engine_info()["heartbeat_age"] is not None
+    r.stall_seconds = 0.5
+    eng.proc.signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(looprig.EngineStalled) as ei:
+            r.ping(timeout=10)
+        assert 0.45 <= time.monotonic() - t0 < 1.5
+        assert isinstance(ei.value, Timeout) and ei.value.pid == eng.proc.pid
+        assert "SIGSTOP" in str(ei.value) and r.alive
+    finally:
+        eng.proc.signal(signal.SIGCONT)
+    assert r.ping(timeout=5) > 0  # a wait right after SIGCONT is no stall
+    r.close()
+
+
+def test_killed_engine_left_as_zombie_counts_as_dead(engine_factory):
+    eng = engine_factory()
+    r = looprig.attach(eng.name)
+    pid = r.engine_pid
+    os.kill(pid, signal.SIGKILL)  # not reaped: a zombie until the Popen is polled
+    t0 = time.monotonic()
+    with pytest.raises(EngineNotRunning) as ei:
+        r.ping(timeout=10)
+    assert time.monotonic() - t0 < 1.0
+    assert "killed or crashed" in str(ei.value) and ei.value.pid == pid
+    with pytest.raises(EngineNotRunning):
+        r.meters()
+    assert not r.alive
+    r.close()

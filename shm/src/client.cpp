@@ -7,8 +7,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <fstream>
 #include <memory>
 #include <new>
+#include <string>
 #include <unistd.h>
 
 using namespace looprig::shm;
@@ -28,6 +31,21 @@ namespace {
 void write_error(char* err, uint32_t len, const std::string& text) {
     if (err && len > 0) std::snprintf(err, len, "%s", text.c_str());
 }
+
+// A killed process stays a zombie until its parent reaps it: kill(pid, 0)
+// still succeeds and /proc/PID/comm still reads "looprigd". Its state in
+// /proc/PID/stat ('Z' zombie, 'X' dead) tells it has gone.
+bool process_is_zombie(int32_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const auto close = line.rfind(')');  // the command name may hold ')' and spaces
+    if (close == std::string::npos || close + 2 >= line.size()) return false;
+    const char state = line[close + 2];
+    return state == 'Z' || state == 'X';
+}
+
+bool engine_running(int32_t pid) { return engine_process_alive(pid) && !process_is_zombie(pid); }
 
 bool still_ours(const lr_client* c) {
     return load_acquire(c->slot->owner_pid) == c->pid && load_acquire(c->slot->generation) == c->generation &&
@@ -74,7 +92,7 @@ int lr_client_attach(const char* engine_name, lr_client** out, char* err, uint32
         return LR_ATTACH_SYSTEM;
     }
     const int32_t engine_pid = seg->header()->engine_pid;
-    if (!engine_process_alive(engine_pid)) {
+    if (!engine_running(engine_pid)) {
         write_error(err, err_len, "the looprig engine named '" + name + "' (pid " + std::to_string(engine_pid) +
                                       ") is not running; its segment is stale");
         return LR_ATTACH_ENGINE_DEAD;
@@ -160,9 +178,18 @@ int lr_client_read_meters(const lr_client* client, void* dst, uint64_t dst_size)
 }
 
 int lr_client_engine_alive(const lr_client* client) {
-    const lr_header* h = client->segment->header();
-    if (load_acquire(h->engine_state) == LR_ENGINE_JACK_LOST) return 0;
-    return engine_process_alive(h->engine_pid) ? 1 : 0;
+    // An engine waiting for its JACK server (LR_ENGINE_JACK_LOST) lives on:
+    // it is alive, only its heartbeat stops until the server is back.
+    return engine_running(client->segment->header()->engine_pid) ? 1 : 0;
+}
+
+uint64_t lr_client_heartbeat_age_usecs(const lr_client* client) {
+    const uint64_t last = load_acquire64(client->segment->header()->heartbeat_usecs);
+    if (last == 0) return UINT64_MAX;
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+    return now > last ? now - last : 0;
 }
 
 uint64_t lr_client_frame_time(const lr_client* client) {

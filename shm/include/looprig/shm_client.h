@@ -74,8 +74,17 @@ int lr_client_poll(lr_client *client, lr_event *out);
  * dst is too small or no consistent copy was had in many tries. RT safe. */
 int lr_client_read_meters(const lr_client *client, void *dst, uint64_t dst_size);
 
-/* 1 if the engine process that owns the segment is alive, else 0. */
+/* 1 if the engine process that owns the segment is alive, else 0 (no such
+ * process, not a looprigd, or a zombie: killed and not yet reaped). An engine
+ * waiting for its JACK server (lr_header.engine_state LR_ENGINE_JACK_LOST) is
+ * alive. Reads /proc: not RT safe. */
 int lr_client_engine_alive(const lr_client *client);
+
+/* Microseconds since the engine last ran a period (CLOCK_MONOTONIC against
+ * lr_header.heartbeat_usecs), or UINT64_MAX before its first period. Grows
+ * while the engine is stopped (SIGSTOP), stalled or waiting for its JACK
+ * server. RT safe. */
+uint64_t lr_client_heartbeat_age_usecs(const lr_client *client);
 
 /* JACK frame time at the start of the engine's last period. RT safe. */
 uint64_t lr_client_frame_time(const lr_client *client);
