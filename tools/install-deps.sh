@@ -9,7 +9,7 @@ packages=(
   # run
   jackd2 python3 python3-cffi python3-numpy
   # test
-  python3-pytest python3-jack-client python3-venv python3-setuptools python3-pip sox
+  python3-pytest python3-jack-client python3-venv python3-setuptools python3-pip sox clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -44,8 +44,14 @@ public:
     /// Re-read the write index from shared memory (after the peer reset it).
     void resync() { write_ = load_acquire(index_->write); }
 
-    /// Free places, 0 if full or if the consumer's index is nonsense. RT safe.
+    /// Free places, 0 if full or if the consumer's index is nonsense. The
+    /// write index is published again whenever the shared copy differs from
+    /// ours (a peer scribbled over it): otherwise a consumer that resyncs from
+    /// it (discards everything, as lr_client_poll does on a corrupt ring, or a
+    /// new client at attach) could see the ring empty while we see it full,
+    /// and neither side would ever move again. RT safe.
     uint32_t space() const {
+        if (load_acquire(index_->write) != write_) store_release(index_->write, write_);
         const uint32_t used = write_ - load_acquire(index_->read);
         return used > size_ ? 0 : size_ - used;
     }

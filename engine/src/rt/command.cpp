@@ -1,5 +1,6 @@
 #include "command.hpp"
 
+#include <bit>
 #include <cmath>
 
 namespace looprig::rt {
@@ -40,6 +41,15 @@ bool command_takes_slot(uint32_t type) {
 }
 
 namespace {
+/// A subnormal double (|v| < 2.2e-308, not 0). The audio thread runs with
+/// denormals-are-zero, where such a value compares equal to 0 and slips past
+/// range and 0/1 checks ("just below 0" would pass as 0): looked at through
+/// its bits, independent of the floating-point mode, and refused.
+bool subnormal(double v) {
+    const uint64_t bits = std::bit_cast<uint64_t>(v);
+    return (bits & 0x7FF0000000000000ull) == 0 && (bits & 0x000FFFFFFFFFFFFFull) != 0;
+}
+
 int bad_value(Text& why, const char* what, double v, const char* range) {
     why << what << " " << v << " is out of range (" << range << ")";
     return LR_E_BAD_VALUE;
@@ -61,7 +71,7 @@ int validate_param(const lr_command& cmd, uint32_t slot_count, Text& why) {
         return LR_E_BAD_SLOT;
     }
     const double v = cmd.value[0];
-    if (!std::isfinite(v) || v < p->min || v > p->max) {
+    if (!std::isfinite(v) || subnormal(v) || v < p->min || v > p->max) {
         why << p->name << " " << v << " is out of range (" << p->min << ".." << p->max;
         if (p->unit[0]) why << " " << p->unit;
         why << ")";
@@ -130,6 +140,13 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         }
     }
     const double v = cmd.value[0];
+    const bool valued = type != LR_CMD_PING && type != LR_CMD_LOAD && type != LR_CMD_UNLOAD && type != LR_CMD_PLAY &&
+                        type != LR_CMD_STOP && type != LR_CMD_METER_RESET;
+    if (valued && (subnormal(v) || (type == LR_CMD_LOOP_TEMPO && subnormal(cmd.value[1])))) {
+        why << command_name(type) << ": value " << (subnormal(v) ? v : cmd.value[1])
+            << " is subnormal (too close to 0 to be told from 0)";
+        return LR_E_BAD_VALUE;
+    }
     switch (type) {
         case LR_CMD_GAIN:
             if (!std::isfinite(v) || v < kMinGainDb || v > kMaxGainDb) return bad_value(why, "gain", v, "-144..+24 dB");
@@ -160,10 +177,10 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
             if (!std::isfinite(v) || v < -24.0 || v > 24.0) return bad_value(why, "pitch", v, "-24..+24 semitones");
             break;
         case LR_CMD_MODE:
-            if (v != LR_MODE_STRETCH && v != LR_MODE_VARISPEED) return bad_value(why, "mode", v, "0 = stretch, 1 = varispeed");
+            if (v != double{LR_MODE_STRETCH} && v != double{LR_MODE_VARISPEED}) return bad_value(why, "mode", v, "0 = stretch, 1 = varispeed");
             break;
         case LR_CMD_TRANSPORT:
-            if (v != LR_TRANSPORT_OFF && v != LR_TRANSPORT_FOLLOW && v != LR_TRANSPORT_MASTER)
+            if (v != double{LR_TRANSPORT_OFF} && v != double{LR_TRANSPORT_FOLLOW} && v != double{LR_TRANSPORT_MASTER})
                 return bad_value(why, "transport", v, "0 = off, 1 = follow, 2 = master");
             break;
         case LR_CMD_DECLICK:
