@@ -10,6 +10,8 @@
 #include <cstring>
 #include <numeric>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -28,6 +30,33 @@ DecodeOutcome failure(int code, std::string message) {
     out.code = code;
     out.message = std::move(message);
     return out;
+}
+
+/// "<reason>: <path>", the reason first so that a long path (elided in the
+/// middle) never hides it within an event's LR_MESSAGE_MAX bytes.
+DecodeOutcome refuse(int code, const std::string& reason, const std::string& path) {
+    const std::size_t room = LR_MESSAGE_MAX - 1 > reason.size() + 2 ? LR_MESSAGE_MAX - 1 - reason.size() - 2 : 0;
+    std::string shown = path;
+    if (shown.size() > room && room >= 24) {
+        const std::size_t keep = room - 3;  // "..." + head + tail
+        shown = path.substr(0, keep / 3) + "..." + path.substr(path.size() - (keep - keep / 3));
+    }
+    return failure(code, reason + ": " + shown);
+}
+
+/// Whether `resolved` (an absolute path without symlinks) lies inside one of
+/// `dirs`; "" if so, else why not.
+std::string outside_reason(const std::string& resolved, const std::vector<std::string>& dirs) {
+    char buf[PATH_MAX];
+    for (const std::string& d : dirs) {
+        if (!::realpath(d.c_str(), buf)) continue;
+        std::string dir = buf;
+        if (dir != "/") dir += '/';
+        if (resolved.compare(0, dir.size(), dir) == 0) return {};
+    }
+    std::string list;
+    for (const std::string& d : dirs) list += (list.empty() ? "" : ", ") + d;
+    return fmt::format("outside the folders this engine may read (looprigd --allow-dir {})", list);
 }
 
 // libsndfile's log marks a data chunk shorter than its header claims with
@@ -87,51 +116,75 @@ std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from
     return out;
 }
 
-DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes) {
+DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes,
+                               const std::vector<std::string>& allowed_dirs) {
+    // One open, then every check and the decode on that descriptor: the file
+    // checked is the file read (no swap between check and use), and a FIFO
+    // or device cannot block the loader (O_NONBLOCK, then not a regular file).
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return refuse(LR_E_FILE, fmt::format("cannot open ({})", std::strerror(errno)), path);
+    struct FdCloser {
+        int fd;
+        bool owned = true;
+        ~FdCloser() {
+            if (owned) ::close(fd);
+        }
+    } guard{fd};
+    if (!allowed_dirs.empty()) {
+        char resolved[PATH_MAX] = {};
+        const std::string link = "/proc/self/fd/" + std::to_string(fd);
+        const ssize_t n = ::readlink(link.c_str(), resolved, sizeof resolved - 1);
+        if (n <= 0) return refuse(LR_E_FILE, "cannot tell where the file lies", path);
+        resolved[n] = '\0';
+        if (std::string why = outside_reason(resolved, allowed_dirs); !why.empty())
+            return refuse(LR_E_FILE, why, path);
+    }
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        return failure(LR_E_FILE, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
-    if (S_ISDIR(st.st_mode)) return failure(LR_E_FILE, fmt::format("{} is a directory, not an audio file", path));
-    if (!S_ISREG(st.st_mode)) return failure(LR_E_FILE, fmt::format("{} is not a regular file", path));
-    if (st.st_size == 0) return failure(LR_E_EMPTY, fmt::format("{} is empty (0 bytes)", path));
+    if (::fstat(fd, &st) != 0) return refuse(LR_E_FILE, fmt::format("cannot stat ({})", std::strerror(errno)), path);
+    if (S_ISDIR(st.st_mode)) return refuse(LR_E_FILE, "is a directory, not an audio file", path);
+    if (!S_ISREG(st.st_mode)) return refuse(LR_E_FILE, "is not a regular file", path);
+    if (st.st_size == 0) return refuse(LR_E_EMPTY, "is empty (0 bytes)", path);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 
     SF_INFO info{};
-    std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
+    std::unique_ptr<SNDFILE, SndFileCloser> file(sf_open_fd(fd, SFM_READ, &info, SF_TRUE));
+    guard.owned = false;  // libsndfile closes it (also when sf_open_fd fails)
     if (!file) {
-        const std::string why = sf_strerror(nullptr);
-        if (::access(path.c_str(), R_OK) != 0)
-            return failure(LR_E_FILE, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-        return failure(LR_E_FORMAT, fmt::format("{} is not a supported audio file ({})", path, why));
+        std::string why = sf_strerror(nullptr);
+        // libsndfile says this of any file it cannot recognise; this one exists and is regular.
+        if (why.find("does not exist") != std::string::npos) why = "format not recognised";
+        return refuse(LR_E_FORMAT, fmt::format("not a supported audio file ({})", why), path);
     }
     if (info.channels < 1 || info.channels > 2)
-        return failure(LR_E_FORMAT, fmt::format("{} has {} channels; looprig plays mono or stereo files", path,
-                                                info.channels));
+        return refuse(LR_E_FORMAT, fmt::format("has {} channels; looprig plays mono or stereo files", info.channels),
+                      path);
     if (info.samplerate <= 0 || info.samplerate > 768000)
-        return failure(LR_E_FORMAT, fmt::format("{} has an unusable sample rate ({})", path, info.samplerate));
-    if (info.frames <= 0) return failure(LR_E_EMPTY, fmt::format("{} contains no audio frames", path));
+        return refuse(LR_E_FORMAT, fmt::format("has an unusable sample rate ({})", info.samplerate), path);
+    if (info.frames <= 0) return refuse(LR_E_EMPTY, "contains no audio frames", path);
 
     const double ratio = static_cast<double>(engine_rate) / info.samplerate;
     const uint64_t decoded_bytes = static_cast<uint64_t>(info.frames) * info.channels * sizeof(float);
     const uint64_t engine_bytes = static_cast<uint64_t>(std::ceil(info.frames * ratio)) * info.channels * sizeof(float);
     if (std::max(decoded_bytes, engine_bytes) > max_bytes)
-        return failure(LR_E_TOO_LARGE, fmt::format("{} needs {:.1f} MiB decoded; the limit is {:.1f} MiB", path,
-                                                   std::max(decoded_bytes, engine_bytes) / 1048576.0,
-                                                   max_bytes / 1048576.0));
+        return refuse(LR_E_TOO_LARGE, fmt::format("needs {:.1f} MiB decoded; the limit is {:.1f} MiB",
+                                                  std::max(decoded_bytes, engine_bytes) / 1048576.0,
+                                                  max_bytes / 1048576.0), path);
 
     std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * info.channels);
     const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
-    if (got <= 0) return failure(LR_E_FORMAT, fmt::format("{}: no audio could be decoded ({})", path,
-                                                          sf_strerror(file.get())));
+    if (got <= 0)
+        return refuse(LR_E_FORMAT, fmt::format("no audio could be decoded ({})", sf_strerror(file.get())), path);
     if (got < info.frames)
-        return failure(LR_E_FORMAT, fmt::format("{} is truncated: its header promises {} frames, only {} could be read",
-                                                path, info.frames, got));
+        return refuse(LR_E_FORMAT,
+                      fmt::format("is truncated: its header promises {} frames, only {} could be read", info.frames, got),
+                      path);
     // libsndfile quietly shortens a WAV whose data chunk is cut off; its log says so.
     char log[4096] = {};
     sf_command(file.get(), SFC_GET_LOG_INFO, log, sizeof log);
     if (log_says_truncated(log))
-        return failure(LR_E_FORMAT, fmt::format("{} is truncated (its header and its data disagree)", path));
+        return refuse(LR_E_FORMAT, "is truncated (its header and its data disagree)", path);
     for (float v : interleaved)
-        if (!std::isfinite(v)) return failure(LR_E_FORMAT, fmt::format("{} contains NaN or infinite samples", path));
+        if (!std::isfinite(v)) return refuse(LR_E_FORMAT, "contains NaN or infinite samples", path);
 
     auto sample = std::make_unique<Sample>();
     sample->channels = static_cast<uint32_t>(info.channels);
@@ -166,19 +219,9 @@ DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, ui
 std::string path_refusal(const std::string& path, const std::vector<std::string>& dirs) {
     if (dirs.empty()) return {};
     char resolved[PATH_MAX];
-    if (!::realpath(path.c_str(), resolved))
-        return fmt::format("cannot open {}: {}", path, std::strerror(errno));
-    const std::string real = resolved;
-    for (const std::string& d : dirs) {
-        if (!::realpath(d.c_str(), resolved)) continue;
-        std::string dir = resolved;
-        if (dir != "/") dir += '/';
-        if (real.compare(0, dir.size(), dir) == 0) return {};
-    }
-    std::string list;
-    for (const std::string& d : dirs) list += (list.empty() ? "" : ", ") + d;
-    return fmt::format("{} is outside the folders this engine may read ({}); the engine was started with "
-                       "--allow-dir", path, list);
+    if (!::realpath(path.c_str(), resolved)) return fmt::format("cannot open ({}): {}", std::strerror(errno), path);
+    const std::string why = outside_reason(resolved, dirs);
+    return why.empty() ? why : why + ": " + path;
 }
 
 Loader::Loader(AudioCore& core, uint64_t max_bytes, std::vector<std::string> allowed_dirs)
@@ -206,10 +249,7 @@ void Loader::run() {
         result.slot = req->slot;
         DecodeOutcome outcome;
         try {
-            if (std::string why = path_refusal(req->path, allowed_dirs_); !why.empty())
-                outcome = failure(LR_E_FILE, why);
-            else
-                outcome = decode_loop_file(req->path, req->sample_rate, max_bytes_);
+            outcome = decode_loop_file(req->path, req->sample_rate, max_bytes_, allowed_dirs_);
         } catch (const std::exception& e) {
             outcome = failure(LR_E_INTERNAL, fmt::format("loading {} failed: {}", req->path, e.what()));
         }

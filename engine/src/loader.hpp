@@ -24,7 +24,11 @@ struct DecodeOutcome {
 /// stereo), converting to `engine_rate` with a band-limited sinc converter
 /// that treats the file as one period of a loop, so the seam stays clean.
 /// Files whose decoded size would exceed `max_bytes` are refused.
-DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes);
+/// With `allowed_dirs` (looprigd --allow-dir), the file opened must lie inside
+/// one of them (checked on the open descriptor, so a swapped symlink cannot
+/// escape). Messages put the reason first and the path last.
+DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes,
+                               const std::vector<std::string>& allowed_dirs = {});
 
 /// Resample one channel of a loop of `frames` frames from `from_rate` to
 /// `to_rate`, circularly (the end wraps to the start). Output length is

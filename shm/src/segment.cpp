@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <cstdio>
 
 namespace bip = boost::interprocess;
 
@@ -20,6 +22,20 @@ constexpr uint64_t align64(uint64_t n) { return (n + 63) & ~uint64_t{63}; }
 
 // Boost adds the leading slash itself on POSIX.
 std::string boost_name(const std::string& posix_name) { return posix_name.substr(1); }
+
+/// Why a segment file is not one this user's engine made ("" if it is):
+/// it must belong to our effective uid and give no access to anyone else.
+std::string foreign_reason(const struct stat& st) {
+    if (st.st_uid != ::geteuid())
+        return "it belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
+               std::to_string(::geteuid()) + ")";
+    if (st.st_mode & 077) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return std::string("its mode is ") + mode + ", not 0600";
+    }
+    return {};
+}
 }  // namespace
 
 Geometry compute_geometry(uint32_t slot_count) {
@@ -69,6 +85,17 @@ std::unique_ptr<Segment> Segment::create(const std::string& engine_name, uint32_
     const std::string name = segment_name(engine_name);
     const Geometry g = compute_geometry(slot_count);
 
+    // A segment under our name that this user's engine did not make (another
+    // user planted it, or loosened its mode) is never trusted: remove it, or
+    // refuse clearly if we cannot.
+    if (struct stat st {}; ::stat(("/dev/shm" + name).c_str(), &st) == 0) {
+        if (const std::string why = foreign_reason(st); !why.empty()) {
+            if (!bip::shared_memory_object::remove(boost_name(name).c_str()))
+                throw SegmentError(SegmentError::Kind::permission,
+                                   "cannot use /dev/shm" + name + ": " + why + ", and it cannot be removed; remove it "
+                                   "(as its owner) or start the engine with another --name");
+        }
+    }
     // Reclaim a segment left behind by a crashed engine; refuse if its engine lives.
     try {
         bip::shared_memory_object old(bip::open_only, boost_name(name).c_str(), bip::read_only);
@@ -135,6 +162,13 @@ std::unique_ptr<Segment> Segment::open(const std::string& engine_name) {
                                                                       : SegmentError::Kind::system;
         throw SegmentError(kind, "cannot open /dev/shm" + name + ": " + e.what());
     }
+    // Only a segment this user's engine made is trusted (another user could
+    // plant one under our name to read our commands or forge answers).
+    if (struct stat st {}; ::fstat(object.get_mapping_handle().handle, &st) != 0)
+        throw SegmentError(SegmentError::Kind::system, "cannot stat /dev/shm" + name + ": " + std::strerror(errno));
+    else if (const std::string why = foreign_reason(st); !why.empty())
+        throw SegmentError(SegmentError::Kind::permission,
+                           "refusing /dev/shm" + name + ": " + why + "; it was not made by this user's engine");
     bip::offset_t size = 0;
     if (!object.get_size(size) || size < static_cast<bip::offset_t>(sizeof(lr_header)))
         throw SegmentError(SegmentError::Kind::invalid, "segment /dev/shm" + name + " is too small");

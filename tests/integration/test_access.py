@@ -288,11 +288,6 @@ def squat(sandbox, engine, name2):
 
 
 @needs_root
-@pytest.mark.xfail(strict=False, reason=(
-    "SHM/CLIENT: lr_client_attach does not check that the segment belongs to the caller's uid: a "
-    "segment another user planted at /dev/shm/looprig-<our uid>-<name> (world-writable, header copied, "
-    "engine_pid of a live looprigd) is attached to; that user then reads our commands (file paths) "
-    "and can forge events and meters"))
 def test_client_refuses_segment_owned_by_another_user(engine, sandbox):
     """uid 65534 plants a look-alike segment under our name space: attaching
     to it must fail (AttachError), not talk to a segment another user can
@@ -318,11 +313,6 @@ def test_client_refuses_segment_owned_by_another_user(engine, sandbox):
 
 
 @needs_root
-@pytest.mark.xfail(strict=False, reason=(
-    "ENGINE: Segment::create trusts a segment another user planted under its name: with a live "
-    "looprigd pid in it, looprigd refuses to start, 'an engine named ... is already running (pid "
-    "<someone else's engine>)' -- it should replace a segment it does not own (root can) or say that "
-    "another uid owns it"))
 def test_engine_start_not_blocked_by_segment_of_another_user(engine, jack_server, sandbox):
     """uid 65534 plants a look-alike segment (0666) where our engine of name
     N will put its own; starting the engine N must give a segment owned by

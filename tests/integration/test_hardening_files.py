@@ -157,10 +157,6 @@ def test_bad_files_refused_playing_loop_unchanged(rig, capture, looprig_mod, tmp
     rig.stop(0)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "ENGINE: for some unrecognisable files libsndfile's sf_strerror says 'File does not exist or is "
-    "not a regular file (possibly a pipe?)' (libsndfile error 7, after its MPEG probe gives up); "
-    "loader.cpp appends that text, so the message contradicts itself for a file that exists"))
 def test_unrecognised_file_message_does_not_claim_missing(rig, looprig_mod, tmp_path):
     """20000 random bytes (numpy seed 1) named .wav: refused LR_E_FORMAT, and
     the message must not say the file does not exist (it does)."""
@@ -346,10 +342,6 @@ def test_allow_dir(jack_server, looprig_mod):
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "ENGINE: event messages are cut at LR_MESSAGE_MAX-1 = 191 bytes and the loader puts the path "
-    "first and the reason last, so with a path longer than ~150 bytes (paths may be 1023) the "
-    "reason ('No such file', 'is truncated', '--allow-dir', ...) is cut off"))
 def test_long_path_message_keeps_reason(rig, looprig_mod, tmp_path):
     """A 250-byte path to a missing file: LR_E_FILE, and the message still
     says 'No such file'."""

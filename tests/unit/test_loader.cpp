@@ -11,6 +11,7 @@
 #include <numbers>
 #include <string>
 #include <unistd.h>
+#include <fcntl.h>
 #include <vector>
 
 using namespace looprig;
@@ -163,4 +164,30 @@ TEST_CASE("--allow-dir: only paths inside the allowed folders, after resolving s
     CHECK(path_refusal(root + "/ok/missing.wav", allowed).find("cannot open") != std::string::npos);
     CHECK(path_refusal(root + "/secret/b.wav", {}).empty());  // no --allow-dir: anywhere
     std::system(("rm -rf " + root).c_str());
+}
+
+TEST_CASE("refused files leave no descriptor open; long paths keep the reason visible") {
+    auto open_fds = [] {
+        int n = 0;
+        for (int fd = 0; fd < 4096; ++fd)
+            if (fcntl(fd, F_GETFD) != -1) ++n;
+        return n;
+    };
+    const std::string text = "/tmp/lr-text-" + std::to_string(getpid()) + ".wav";
+    std::ofstream(text) << std::string(4000, 'x');
+    const int before = open_fds();
+    for (int i = 0; i < 200; ++i) {
+        auto out = decode_loop_file(text, 48000, 1 << 30);
+        REQUIRE(out.code == LR_E_FORMAT);
+        REQUIRE(out.message.find("not a supported audio file") != std::string::npos);
+        REQUIRE(out.message.find("does not exist") == std::string::npos);  // the file exists
+    }
+    CHECK(open_fds() == before);
+    std::remove(text.c_str());
+    const std::string long_missing = "/tmp/" + std::string(300, 'd') + "/missing.wav";
+    auto out = decode_loop_file(long_missing, 48000, 1 << 30);
+    CHECK(out.code == LR_E_FILE);
+    CHECK(out.message.size() < LR_MESSAGE_MAX);
+    CHECK(out.message.rfind("cannot open (", 0) == 0);  // the reason survives the event's size limit
+    CHECK(out.message.find("missing.wav") != std::string::npos);
 }
