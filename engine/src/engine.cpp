@@ -320,8 +320,15 @@ void Engine::reap_dead_clients() {
     for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
         lr_client_slot* c = segment_->client(i);
         const uint32_t pid = shm::load_acquire(c->owner_pid);
+        const uint32_t state = shm::load_acquire(c->state);
+        const bool valid = state == LR_CLIENT_FREE || state == LR_CLIENT_ACTIVE || state == LR_CLIENT_CLOSING;
+        if (!valid && (pid == 0 || shm::process_exited(static_cast<int32_t>(pid)))) {
+            // Scribbled to a state no one uses, and no live owner: the audio thread frees it.
+            shm::compare_exchange(c->state, state, LR_CLIENT_CLOSING);
+            continue;
+        }
         if (pid == 0) continue;
-        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+        if (!shm::process_exited(static_cast<int32_t>(pid))) continue;  // zombies count as gone
         // Its owner is gone: the audio thread frees an ACTIVE place after
         // discarding its commands; a place claimed but never activated is ours to free.
         if (shm::compare_exchange(c->state, LR_CLIENT_ACTIVE, LR_CLIENT_CLOSING)) {

@@ -20,7 +20,9 @@ LoudnessMeter::~LoudnessMeter() {
 
 void LoudnessMeter::run() {
     using namespace std::chrono_literals;
-    constexpr int kModes = EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_I;
+    // HISTOGRAM: integrated loudness from a fixed-size histogram, not a list
+    // of every 100 ms block (which grows ~1 MiB an hour and slows down).
+    constexpr int kModes = EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_I | EBUR128_MODE_HISTOGRAM;
     ebur128_state* state = ebur128_init(2, sample_rate_, kModes);
     if (!state) {
         fmt::print(stderr, "looprigd: cannot start the loudness meter (libebur128 init failed)\n");

@@ -32,20 +32,8 @@ void write_error(char* err, uint32_t len, const std::string& text) {
     if (err && len > 0) std::snprintf(err, len, "%s", text.c_str());
 }
 
-// A killed process stays a zombie until its parent reaps it: kill(pid, 0)
-// still succeeds and /proc/PID/comm still reads "looprigd". Its state in
-// /proc/PID/stat ('Z' zombie, 'X' dead) tells it has gone.
-bool process_is_zombie(int32_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    const auto close = line.rfind(')');  // the command name may hold ')' and spaces
-    if (close == std::string::npos || close + 2 >= line.size()) return false;
-    const char state = line[close + 2];
-    return state == 'Z' || state == 'X';
-}
-
-bool engine_running(int32_t pid) { return engine_process_alive(pid) && !process_is_zombie(pid); }
+// engine_process_alive() also treats an unreaped (zombie) engine as dead.
+bool engine_running(int32_t pid) { return engine_process_alive(pid); }
 
 bool still_ours(const lr_client* c) {
     return load_acquire(c->slot->owner_pid) == c->pid && load_acquire(c->slot->generation) == c->generation &&

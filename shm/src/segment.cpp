@@ -61,9 +61,20 @@ std::string segment_name(const std::string& engine_name) {
     return "/looprig-" + std::to_string(::getuid()) + "-" + engine_name;
 }
 
+bool process_exited(int32_t pid) {
+    if (pid <= 0) return true;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;  // no /proc: trust kill()
+    const auto close = line.rfind(')');  // the command name may hold ')' and spaces
+    if (close == std::string::npos || close + 2 >= line.size()) return false;
+    const char state = line[close + 2];
+    return state == 'Z' || state == 'X';
+}
+
 bool engine_process_alive(int32_t pid) {
-    if (pid <= 0) return false;
-    if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+    if (process_exited(pid)) return false;
     // The pid may have been reused by an unrelated process after a crash.
     std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
     std::string name;

@@ -33,7 +33,13 @@ Geometry compute_geometry(uint32_t slot_count);
 /// "/looprig-<uid>-<name>"; throws std::invalid_argument for a bad name.
 std::string segment_name(const std::string& engine_name);
 
-/// True if `pid` is a live looprigd process (not just any process reusing the pid).
+/// True if `pid` has exited: no such process, or a zombie ('Z'/'X' in
+/// /proc/PID/stat) that its parent has not reaped yet (kill(pid, 0) still
+/// succeeds for those).
+bool process_exited(int32_t pid);
+
+/// True if `pid` is a live (not zombie) looprigd process, not just any
+/// process reusing the pid.
 bool engine_process_alive(int32_t pid);
 
 struct SegmentError : std::runtime_error {

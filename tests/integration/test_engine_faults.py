@@ -293,10 +293,6 @@ def test_restarted_engine_reclaims_the_stale_segment(server, looprig_mod):
         k.cleanup()
 
 
-@pytest.mark.xfail(reason="engine: a killed engine that is still a zombie (not yet reaped by its parent) "
-                          "counts as running for a new engine of the same name (segment.cpp "
-                          "engine_process_alive: kill(pid, 0) and /proc/PID/comm, no zombie check)",
-                   strict=False)
 def test_restart_while_the_killed_engine_is_an_unreaped_zombie(server, looprig_mod):
     k = Killed(server)
     name = k.engine.name

@@ -704,6 +704,7 @@ struct AudioCore::Impl {
     void free_client(uint32_t i) {
         lr_client_slot* c = segment.client(i);
         clients[i].commands.discard_all();
+        clients[i].event_seq = 0;  // the next owner's events count from 1
         c->generation = c->generation + 1;
         c->events_dropped = 0;
         store_release(c->state, LR_CLIENT_FREE);
