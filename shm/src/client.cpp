@@ -97,6 +97,10 @@ int lr_client_attach(const char* engine_name, lr_client** out, char* err, uint32
         client->slot = s;
         client->index = static_cast<int>(i);
         client->generation = load_acquire(s->generation);
+        // Our ring starts empty where the engine's reading stands: a write index
+        // someone scribbled over while the place was free must not make our
+        // first commands look corrupt (the engine publishes its read index).
+        store_release(s->cmd.write, load_acquire(s->cmd.read));
         client->commands = RingProducer<lr_command>(&s->cmd, s->commands, LR_CMD_RING_SIZE);
         client->events = RingConsumer<lr_event>(&s->evt, s->events, LR_EVT_RING_SIZE);
         client->events.discard_all();  // events of a previous owner are not ours
