@@ -325,3 +325,31 @@ def check_echo_train(rec: H.Recording, chan, t0: int, D: int, s: float, feedback
         want = feedback ** (k - 1)
         assert np.all(np.abs(e / want - 1) <= tol), (
             f"{what}: echo {k} gains {np.round(e, 5)} at {freqs} Hz, expected {want} (feedback^{k - 1})")
+
+
+# ---- fixtures and helpers the three mixer modules share ----
+
+@pytest.fixture(scope="module")
+def cap(request, jack_server, engine):
+    """A capture client on the module's PORTS (short port names of the engine)."""
+    c = H.Capture(jack_server, [engine.port(p) for p in request.module.PORTS])
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def rp(engine):
+    """Raw LR_CMD_PARAM sender (and param reset) on the module's engine."""
+    r = RawParams(engine.name)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def load(rig, slot, tmp_path, x, name):
+    res = rig.load(slot, H.write_wav_float(tmp_path / name, x))
+    assert res.frames == len(x)
+    return res

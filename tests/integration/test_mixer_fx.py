@@ -16,6 +16,7 @@ import pytest
 
 import lrharness as H
 import mixfx as M
+from mixfx import rp, cap  # noqa: F401 (shared fixtures)
 
 SMOOTH_MS = 12.5
 SMOOTH = 600  # = round(12.5 ms * 48 kHz)
@@ -23,24 +24,6 @@ ENGINE_OPTS = dict(slots=4, slot_outs=True, extra=["--bus-outs", "--smooth-ms", 
 PORTS = ["out_L", "out_R", "slot00_L", "slot00_R", "slot01_L", "slot01_R",
          "delay_send_L", "group3_L"]
 AHEAD = 24000  # frames between "now" and the first scheduled change
-
-
-@pytest.fixture(scope="module")
-def cap(jack_server, engine):
-    c = H.Capture(jack_server, [engine.port(p) for p in PORTS])
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def rp(engine):
-    r = M.RawParams(engine.name)
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +35,6 @@ def _clean(rig, rp):
     rp.reset_defaults(4)
 
 
-def load(rig, slot, tmp_path, x, name):
-    res = rig.load(slot, H.write_wav_float(tmp_path / name, x))
-    assert res.frames == len(x)
-    return res
 
 
 # --------------------------------------------------------------------------
@@ -104,7 +83,7 @@ def test_filter_and_eq_magnitudes_match_the_rbj_cookbook(rig, cap, tmp_path):
     for f, ph in zip(TONES, phases):
         x += 0.02 * np.sin(2 * np.pi * f * n / H.RATE + ph)
     x = x.astype(np.float32)
-    load(rig, 0, tmp_path, x, "tones.wav")
+    M.load(rig, 0, tmp_path, x, "tones.wav")
     rig.delay(return_db=-120.0)  # the master carries the slot alone (no effect tails)
     rig.reverb(return_db=-120.0)
     rig.pan(0, -1.0)  # left gain exactly cos(0) = 1: slot00_L is the strip's output
@@ -190,7 +169,7 @@ def test_resonant_filters_swept_every_period_stay_bounded(rig, cap, rp, tmp_path
     for s, seed in ((0, 101), (1, 102)):
         xn = np.random.default_rng(seed).uniform(-1.0, 1.0, Ln).astype(np.float32)
         xn[0] = 1.0  # full scale
-        load(rig, s, tmp_path, xn, f"noise{s}.wav")
+        M.load(rig, s, tmp_path, xn, f"noise{s}.wav")
         rig.pan(s, -1.0)
     rig.lowpass(0, freq=20.0, q=SWEEP_Q, on=True)
     rig.highpass(1, freq=20.0, q=SWEEP_Q, on=True)
@@ -315,13 +294,13 @@ def test_scheduled_ramps_start_at_their_frame_and_last_smooth_frames(rig, cap, t
     # slot 0: 375 Hz (128 frames a cycle), pre-fader send 1 and group 3
     L0 = 128 * 100
     x0 = M.sine(375.0, L0, 0.5, 0.3)
-    load(rig, 0, tmp_path, x0, "s375.wav")
+    M.load(rig, 0, tmp_path, x0, "s375.wav")
     rig.group(0, 3)
     rig.delay(return_db=-120.0)
     # slot 1: 1 kHz through a peaking band at 0 dB (identity), pan hard left
     L1 = 48 * 100
     x1 = M.sine(1000.0, L1, 0.25, 0.1)
-    load(rig, 1, tmp_path, x1, "s1k.wav")
+    M.load(rig, 1, tmp_path, x1, "s1k.wav")
     rig.pan(1, -1.0)
 
     def run():

@@ -13,6 +13,7 @@ import pytest
 
 import lrharness as H
 import mixfx as M
+from mixfx import rp, cap  # noqa: F401 (shared fixtures)
 
 ENGINE_OPTS = dict(slots=4, extra=["--bus-outs"])
 PORTS = ["out_L", "out_R", "delay_send_L", "delay_send_R", "delay_return_L", "delay_return_R",
@@ -20,24 +21,6 @@ PORTS = ["out_L", "out_R", "delay_send_L", "delay_send_R", "delay_return_L", "de
          "group3_L", "group3_R", "group5_L", "group5_R"]
 AHEAD = 19200
 GL = H.pan_gains(0.0)[0]  # centre pan: cos(pi/4) on each side
-
-
-@pytest.fixture(scope="module")
-def cap(jack_server, engine):
-    c = H.Capture(jack_server, [engine.port(p) for p in PORTS])
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def rp(engine):
-    r = M.RawParams(engine.name)
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 @pytest.fixture(autouse=True)
@@ -49,11 +32,6 @@ def _clean(rig, rp):
     H.reset_slots(rig, range(4))
     rp.reset_defaults(4)
     rig.tempo(120)
-
-
-def load(rig, slot, tmp_path, x, name):
-    res = rig.load(slot, H.write_wav_float(tmp_path / name, x))
-    assert res.frames == len(x)
 
 
 def test_smooth_frames_default_is_20_ms(rig):
@@ -94,7 +72,7 @@ def fire_impulse(rig, cap, seconds):
 def impulse_loop(rig, tmp_path):
     x = np.zeros(4000, np.float32)
     x[IMPULSE_AT] = IMPULSE
-    load(rig, 0, tmp_path, x, "impulse.wav")
+    M.load(rig, 0, tmp_path, x, "impulse.wav")
 
 
 def echo_gain(y, freqs):
@@ -218,7 +196,7 @@ def test_reverb_tail_decays_smoothly_and_monotonically(rig, cap, rp, tmp_path, d
     L = 4 * H.RATE
     x = np.zeros(L, np.float32)
     x[:burst] = np.random.default_rng(7).uniform(-0.5, 0.5, burst)
-    load(rig, 0, tmp_path, x, "burst.wav")
+    M.load(rig, 0, tmp_path, x, "burst.wav")
     rig.send(0, 2, 0.0, pre=True)
     rig.reverb(decay=decay, damping=20000.0, predelay=0.0, return_db=0.0)
     span = decay * 1.5 + 0.3
@@ -287,7 +265,7 @@ def test_pre_and_post_fader_sends(rig, cap, tmp_path):
     the master is the dry slot alone. Checked frame by frame."""
     Lx = 1009
     x = H.noise(Lx, seed=31, amp=0.25)
-    load(rig, 0, tmp_path, x, "n.wav")
+    M.load(rig, 0, tmp_path, x, "n.wav")
     rig.send(0, 1, 0.0, pre=True)
     rig.send(0, 2, -6.0, pre=False)
     rig.delay(return_db=-120.0)
@@ -334,7 +312,7 @@ def test_group_bus_gain_mute_and_reassignment(rig, cap, tmp_path):
     frame once the param ramp (smooth_frames) is over."""
     Lx = 1013
     x = H.noise(Lx, seed=32, amp=0.25)
-    load(rig, 1, tmp_path, x, "g.wav")
+    M.load(rig, 1, tmp_path, x, "g.wav")
     rig.pan(1, 0.4)
     rig.delay(return_db=-120.0)  # the master carries the slot alone (no effect tails)
     rig.reverb(return_db=-120.0)

@@ -11,21 +11,13 @@ import pytest
 
 import lrharness as H
 import mixfx as M
+from mixfx import rp  # noqa: F401 (shared fixtures)
 
 ENGINE_OPTS = dict(slots=4, extra=["--no-bus-outs"])
 AHEAD = 19200
 HALF = 0.5
 DB_HALF = 20 * math.log10(0.5)            # -6.0206 dB
 DB_HALF_RMS = 20 * math.log10(0.5 / math.sqrt(2))  # -9.0309 dB
-
-
-@pytest.fixture(scope="module")
-def rp(engine):
-    r = M.RawParams(engine.name)
-    try:
-        yield r
-    finally:
-        r.close()
 
 
 @pytest.fixture(autouse=True)
@@ -37,15 +29,10 @@ def _clean(rig, rp):
     rp.reset_defaults(4)
 
 
-def load(rig, slot, tmp_path, x, name):
-    res = rig.load(slot, H.write_wav_float(tmp_path / name, x))
-    assert res.frames == len(x)
-
-
 def half_scale_sine(rig, tmp_path, slot=0):
     """1 kHz at 48 kHz: 48 frames a cycle, sample 12 of each is sin(pi/2) = 1,
     so the peak is exactly 0.5; panned hard left (left gain cos 0 = 1)."""
-    load(rig, slot, tmp_path, M.sine(1000.0, 4800, HALF), "half.wav")
+    M.load(rig, slot, tmp_path, M.sine(1000.0, 4800, HALF), "half.wav")
     rig.pan(slot, -1.0)
     returns_off(rig)
 
@@ -70,7 +57,7 @@ def test_delay_heard_on_the_master_with_the_dry_path_muted(rig, capture, tmp_pat
     at feedback 0.5."""
     x = np.zeros(4000, np.float32)
     x[1000] = 0.8
-    load(rig, 0, tmp_path, x, "imp.wav")
+    M.load(rig, 0, tmp_path, x, "imp.wav")
     rig.reverb(return_db=-120.0)
     rig.group(0, 7)
     rig.group_mute(7, True)
@@ -200,7 +187,7 @@ def test_loudness_of_a_stereo_sine_and_reset_of_the_integrated(rig, tmp_path):
     integrated loudness would be about -25.6 LUFS; after meter_reset() it
     measures only the -33 part."""
     amp = 10 ** (-23 / 20) * math.sqrt(2)
-    load(rig, 0, tmp_path, M.sine(1000.0, 4800, amp), "m23.wav")
+    M.load(rig, 0, tmp_path, M.sine(1000.0, 4800, amp), "m23.wav")
     returns_off(rig)
     rig.meter_reset()  # the integrated loudness counts from here, not from engine start
     start = rig.play(0)

@@ -252,3 +252,24 @@ TEST_CASE("EQ in the slot path: a +12 dB low shelf raises DC by 12 dB, then glid
     h.run(48000 / 64);
     CHECK(h.out_l[h.frame - 1] == doctest::Approx(level).epsilon(1e-4));
 }
+
+TEST_CASE("idle effects sleep without losing an echo still in the line, and wake on the first input") {
+    CoreHarness h(2, 0, 0, 0);
+    std::vector<float> click(400000, 0.0f);  // one click, then 8 s of silence
+    click[0] = 1.0f;
+    h.install(0, make_sample(click));
+    h.param(LR_P_SEND1_LEVEL, 0, 0.0);
+    h.param(LR_P_DELAY_MS, 0, 2000.0);  // 96000 frames: far longer than the 100 ms of quiet before sleeping
+    h.param(LR_P_DELAY_FEEDBACK, 0, 0.0);
+    h.run(4);
+    const auto ret = CoreHarness::kReturn;
+    for (int round = 0; round < 2; ++round) {  // the second click finds the delay asleep
+        const uint64_t t = h.frame + 1000;
+        h.send(LR_CMD_PLAY, 0, 0, true, t);
+        h.run((96000 + 48000 * 3) / 64);  // the echo, then 3 s of silence: asleep
+        CHECK_MESSAGE(h.bus[ret][0][t + 96000] == doctest::Approx(kCentre).epsilon(1e-5), round);
+        for (uint64_t i = t + 96001; i < h.frame; ++i) REQUIRE(h.bus[ret][0][i] == 0.0f);
+        h.send(LR_CMD_STOP, 0);
+        h.run(2);
+    }
+}

@@ -286,6 +286,18 @@ struct AudioCore::Impl {
     uint32_t delay_max_frames = 1;
     rt::StereoDelay delay;
     rt::Reverb reverb;
+    /// An effect sleeps (is not run) once its send bus has been silent and its
+    /// output below kFxSilence for longer than it remembers (the delay: its
+    /// time + 100 ms; the reverb: 1 s > pre-delay + lines + diffusers), so
+    /// nothing is left inside it; input wakes it at once.
+    struct FxSleep {
+        uint64_t quiet_frames = 0;
+        bool asleep = false;
+    };
+    FxSleep fx_sleep[LR_SENDS];
+    uint64_t fx_sleep_frames = 4800;
+    uint64_t reverb_memory_frames = 48000;
+    static constexpr float kFxSilence = 1e-7f;  // -140 dBFS
     LoudnessBlock loudness_block;      // filling; handed over when full
     uint32_t loudness_dropped = 0;
     uint32_t declick_frames = 0;
@@ -344,6 +356,8 @@ struct AudioCore::Impl {
         for (auto& b : send_buf) take(b);
         for (auto& b : return_buf) take(b);
         delay_max_frames = static_cast<uint32_t>(cfg.max_delay_seconds * cfg.sample_rate);
+        fx_sleep_frames = cfg.sample_rate / 10;  // 100 ms beyond the delay time
+        reverb_memory_frames = cfg.sample_rate;  // 1 s
         delay.prepare(cfg.sample_rate, delay_max_frames, smooth_frames);
         reverb.prepare(cfg.sample_rate, smooth_frames);
         for (auto& s : slots) s.eq.prepare(cfg.sample_rate, smooth_frames);
@@ -1231,8 +1245,27 @@ struct AudioCore::Impl {
             for (uint32_t i = 0; i < n; ++i) send_meter[k].accumulate(sl[i], sr[i]);
             if (out.send[k][0]) std::copy_n(sl, n, out.send[k][0] + offset);
             if (out.send[k][1]) std::copy_n(sr, n, out.send[k][1] + offset);
+            bool input = false;
+            for (uint32_t i = 0; i < n && !input; ++i) input = sl[i] != 0.0f || sr[i] != 0.0f;
+            FxSleep& sleep = fx_sleep[k];
+            if (input) {
+                sleep.asleep = false;
+                sleep.quiet_frames = 0;
+            } else if (sleep.asleep) {
+                return_gain[k].skip(n);  // the return buffers stay zero
+                if (out.fx_return[k][0]) std::fill_n(out.fx_return[k][0] + offset, n, 0.0f);
+                if (out.fx_return[k][1]) std::fill_n(out.fx_return[k][1] + offset, n, 0.0f);
+                continue;
+            }
             if (k == 0) delay.process(sl, sr, rl, rr, n);
             else reverb.process(sl, sr, rl, rr, n);
+            if (!input) {
+                float peak = 0.0f;
+                for (uint32_t i = 0; i < n; ++i) peak = std::max({peak, std::fabs(rl[i]), std::fabs(rr[i])});
+                sleep.quiet_frames = peak < kFxSilence ? sleep.quiet_frames + n : 0;
+                const uint64_t memory = k == 0 ? delay.delay_frames() + fx_sleep_frames : reverb_memory_frames;
+                sleep.asleep = sleep.quiet_frames >= memory;
+            }
             for (uint32_t i = 0; i < n; ++i) {
                 const float g = return_gain[k].next();
                 rl[i] *= g;
