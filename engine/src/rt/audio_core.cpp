@@ -1224,6 +1224,14 @@ struct AudioCore::Impl {
         for (uint32_t g = 0; g < LR_GROUPS; ++g) {
             float* bl = group_buf[g][0] + offset;
             float* br = group_buf[g][1] + offset;
+            bool used = false;  // no slot feeds it now: nothing to scale, meter or mix
+            for (uint32_t i = 0; i < n && !used; ++i) used = bl[i] != 0.0f || br[i] != 0.0f;
+            if (!used) {
+                group_gain[g].skip(n);
+                if (out.group[g][0]) std::fill_n(out.group[g][0] + offset, n, 0.0f);
+                if (out.group[g][1]) std::fill_n(out.group[g][1] + offset, n, 0.0f);
+                continue;
+            }
             for (uint32_t i = 0; i < n; ++i) {
                 const float k = group_gain[g].next();
                 bl[i] *= k;
