@@ -537,6 +537,11 @@ def test_stopped_engine_raises_engine_stalled(engine_factory):
     eng = engine_factory()
     r = looprig.attach(eng.name)
     r.ping()
+    # The ping's answer can arrive before the end of the engine's very first
+    # period, i.e. before its first heartbeat: wait for that.
+    deadline = time.monotonic() + 2
+    while r.heartbeat_age is None and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert 0 <= r.heartbeat_age < 0.5 and r.engine_info()["heartbeat_age"] is not None
     r.stall_seconds = 0.5
     eng.proc.signal(signal.SIGSTOP)

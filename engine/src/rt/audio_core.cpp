@@ -1468,6 +1468,9 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     m.frame0 = frame_time;
     m.last_nframes = nframes;
     ++m.period;
+    // Published first: a client that reads it after an answer of this period
+    // (even the engine's very first) sees this period's frame time.
+    store_release64(m.header->frame_time, frame_time);
     std::fill_n(out.master[0], nframes, 0.0f);
     std::fill_n(out.master[1], nframes, 0.0f);
     if (out.slot_left)
@@ -1517,7 +1520,6 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     m.publish(nframes, end, out, rate);
 
     lr_header* h = m.header;
-    store_release64(h->frame_time, frame_time);
     const uint64_t t1 = monotonic_nsecs();
     store_release64(h->heartbeat_usecs, t1 / 1000);
     store_release64(h->heartbeat, m.period);
