@@ -649,6 +649,31 @@ void expose_to_jack(JackRun& run, Rig& rig, const Options& o, uint32_t frames) {
     }
 }
 
+/// Set the callbacks and activate the client (the closer then deactivates it). Not RT safe.
+void activate_jack(JackRun& run, JackCloser& closer) {
+    jack_set_process_callback(run.client, &JackRun::process, &run);
+    jack_set_xrun_callback(run.client, &JackRun::xrun, &run);
+    jack_set_buffer_size_callback(run.client, &JackRun::buffer_size, &run);
+    if (jack_activate(run.client) != 0) throw std::runtime_error("cannot activate the JACK client");
+    closer.active = true;
+}
+
+/// Pump the rig (the JACK cycle runs the core) until `done`, an engine error
+/// or 20 s. `what`: "start" / "load", for the message. Not RT safe.
+template <typename Done>
+void pump_until(Rig& rig, Done done, const char* what) {
+    using namespace std::chrono_literals;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && !g_stop) {
+        rig.pump();
+        if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error(fmt::format("setup: the loops did not {} within 20 s (is the server running "
+                                                 "its cycle?)", what));
+        std::this_thread::sleep_for(2ms);
+    }
+}
+
 Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     using namespace std::chrono_literals;
     JackRun run;
@@ -665,20 +690,8 @@ Row run_jack_row(const Options& o, uint32_t loops, double seconds) {
     expose_to_jack(run, rig, o, frames);
     // Room for the window plus slack; touched now so the RT thread never faults it in.
     run.times.assign(static_cast<std::size_t>(seconds * rate / frames * 1.25) + 4096, 1);
-    jack_set_process_callback(run.client, &JackRun::process, &run);
-    jack_set_xrun_callback(run.client, &JackRun::xrun, &run);
-    jack_set_buffer_size_callback(run.client, &JackRun::buffer_size, &run);
-    if (jack_activate(run.client) != 0) throw std::runtime_error("cannot activate the JACK client");
-    closer.active = true;
-
-    const auto setup_deadline = std::chrono::steady_clock::now() + 20s;
-    while (!(rig.ready() && rig.all_answered()) && !g_stop) {
-        rig.pump();
-        if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
-        if (std::chrono::steady_clock::now() > setup_deadline)
-            throw std::runtime_error("setup: the loops did not start within 20 s (is the server running its cycle?)");
-        std::this_thread::sleep_for(2ms);
-    }
+    activate_jack(run, closer);
+    pump_until(rig, [&] { return rig.ready() && rig.all_answered(); }, "start");
     for (int i = 0; i < 25 && !g_stop; ++i) std::this_thread::sleep_for(20ms);  // warm-up, untimed
 
     fmt::print(stderr, "lr-bench: window start (loops {}, {} frames, {} s)\n", loops, frames, seconds);
@@ -1171,20 +1184,8 @@ StretchRow run_stretch_jack(const Options& o, uint32_t loops) {
     worker = std::make_unique<looprig::RenderWorker>(rig.core(), rate, o.finer, render_threads(o));
     run.core = &rig.core();
     expose_to_jack(run, rig, o, frames);
-    jack_set_process_callback(run.client, &JackRun::process, &run);
-    jack_set_xrun_callback(run.client, &JackRun::xrun, &run);
-    jack_set_buffer_size_callback(run.client, &JackRun::buffer_size, &run);
-    if (jack_activate(run.client) != 0) throw std::runtime_error("cannot activate the JACK client");
-    closer.active = true;
-
-    const auto setup_deadline = std::chrono::steady_clock::now() + 20s;
-    while (!(rig.loaded() && rig.all_answered()) && !g_stop) {
-        rig.pump();
-        if (rig.failed()) throw std::runtime_error("setup: the engine answered " + rig.first_error());
-        if (std::chrono::steady_clock::now() > setup_deadline)
-            throw std::runtime_error("setup: the loops did not load within 20 s (is the server running its cycle?)");
-        std::this_thread::sleep_for(2ms);
-    }
+    activate_jack(run, closer);
+    pump_until(rig, [&] { return rig.loaded() && rig.all_answered(); }, "load");
     row.loaded = read_mem();
     for (int i = 0; i < 25 && !g_stop; ++i) std::this_thread::sleep_for(20ms);  // warm-up, untimed
     run.recording.store(true, std::memory_order_release);

@@ -27,6 +27,7 @@
 #include "audio_core.hpp"
 #include "ring.hpp"
 #include "segment.hpp"
+#include "../unit/core_harness.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -70,17 +71,7 @@ struct Reader {
     }
 };
 
-Sample* make_sample(std::vector<float> left, std::vector<float> right = {}) {
-    auto* s = new Sample;
-    s->frames = left.size();
-    s->channels = right.empty() ? 1 : 2;
-    s->source_rate = 48000;
-    s->source_frames = left.size();
-    s->left = std::move(left);
-    s->right = std::move(right);
-    std::strcpy(s->name, "fuzz");
-    return s;
-}
+using test::make_sample;  // the unit-test harness's (core_harness.hpp)
 
 /// The unit-test harness pattern (tests/unit/core_harness.hpp) made lean for
 /// fuzzing: a segment, client place 0 attached, a core with small buffers
