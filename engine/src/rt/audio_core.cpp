@@ -1468,9 +1468,11 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     m.frame0 = frame_time;
     m.last_nframes = nframes;
     ++m.period;
-    // Published first: a client that reads it after an answer of this period
-    // (even the engine's very first) sees this period's frame time.
+    // Published first: a client that reads them after an answer of this period
+    // (even the engine's very first) sees this period's frame time and a
+    // heartbeat (refreshed again at the end of the period).
     store_release64(m.header->frame_time, frame_time);
+    store_release64(m.header->heartbeat_usecs, t0 / 1000);
     std::fill_n(out.master[0], nframes, 0.0f);
     std::fill_n(out.master[1], nframes, 0.0f);
     if (out.slot_left)

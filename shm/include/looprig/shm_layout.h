@@ -287,7 +287,7 @@ typedef struct lr_header {
     uint32_t declick_frames;
     uint64_t heartbeat;       /* +1 every processed period */
     uint64_t frame_time;      /* JACK frame time at the start of the current (or last) period; written first */
-    uint64_t heartbeat_usecs; /* CLOCK_MONOTONIC usecs of the last period */
+    uint64_t heartbeat_usecs; /* CLOCK_MONOTONIC usecs: start, then end, of the latest period */
     uint64_t rt_violations;   /* allocations/locks caught on the audio thread (trap builds) */
     char jack_client_name[LR_NAME_MAX];
     char jack_server_name[LR_NAME_MAX];
