@@ -1,19 +1,45 @@
 #!/usr/bin/python3
 """Sum the test cases of every suite meson ran (doctest and pytest report
 their own counts in their output) and print one closing line:
-"tests: N passed, M failed" (", K skipped" when any were)."""
+"tests: N passed, M failed" (", K skipped" when any were).
+
+Before it, the reports of the JACK suites' passing tests (pytest -rP: what
+each hardening test tried and what survived), one line per printed line."""
 import json
 import re
 import sys
 
+
+def passes_report(out):
+    """(test name, printed line) pairs from pytest's -rP "PASSES" section."""
+    if "= PASSES =" not in out:
+        return []
+    section = out.split("= PASSES =", 1)[1]
+    rows, name = [], None
+    for line in section.splitlines():
+        head = re.fullmatch(r"_{3,} (\S+) _{3,}", line.strip())
+        if head:
+            name = head.group(1)
+        elif re.match(r"^(=|-){5,}", line.strip()) or re.match(r"^\d+ (passed|failed)", line.strip()):
+            if line.strip().startswith("=") and "short test summary" in line:
+                break
+        elif name and line.strip():
+            rows.append((name, line.rstrip()))
+    return rows
+
+
 passed = failed = skipped = 0
 suites_failed = []
+reports = []
 with open(sys.argv[1], encoding="utf-8") as log:
     for line in log:
         result = json.loads(line)
         out = result.get("stdout", "") or ""
         doctest = re.search(r"test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed \|\s*(\d+) skipped", out)
         pytest_counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|error|errors)\b", out.splitlines()[-1] if out.strip() else "")}
+        rows = passes_report(out)
+        if rows:
+            reports.append((result.get("name"), rows))
         if doctest:
             passed += int(doctest.group(2))
             failed += int(doctest.group(3))
@@ -29,6 +55,14 @@ with open(sys.argv[1], encoding="utf-8") as log:
             failed += 1
         if result.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL"):
             suites_failed.append(result.get("name"))
+for suite, rows in reports:
+    print(f"report of {suite} (what each test tried and what survived):")
+    last = None
+    for name, line in rows:
+        if name != last:
+            print(f"  {name}")
+            last = name
+        print(f"    {line}")
 if suites_failed:
     print("failed suites: " + ", ".join(suites_failed))
 print(f"tests: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
