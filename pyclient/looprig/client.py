@@ -28,6 +28,7 @@ from ._names import (
     ENGINE_STATE_NAMES,
     ENGINE_STATES,
     ERROR_NAMES,
+    ERRORS,
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
     MODES,
@@ -1156,12 +1157,22 @@ class Rig:
 
         With several items and no ``at``, all get the same ``at_frame`` (now
         plus :data:`PARAM_MARGIN_PERIODS` periods): they change in one frame.
-        Every command is built (and checked) before the first is sent. If the
-        engine rejects some, the first rejection is raised after all answers
-        are in (the accepted ones stay in effect).
+        Every command is built and checked before the first is sent: with
+        several items, a value the engine would refuse (the same table and
+        rules) raises CommandRejected and nothing is sent, so a call changes
+        all of its values or none. Should the engine still refuse one, the
+        first refusal is raised after all answers are in.
         """
         if not items:
             raise ValueError("nothing to set")
+        if len(items) > 1:
+            for p, slot, group, value in items:
+                why = _params.value_error(p, value)
+                if why is not None:
+                    code = ERRORS["LR_E_BAD_VALUE"]
+                    raise CommandRejected(code, _error_name(code), why + " (nothing sent)",
+                                          slot if slot is not None else (group if group is not None else 0),
+                                          "param", 0)
         if at is None and len(items) > 1:
             self._check()
             at = int(self._hdr.frame_time) + PARAM_MARGIN_PERIODS * max(1, int(self._hdr.buffer_size))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import math
 import operator
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -349,6 +350,21 @@ def to_value(p: Param, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError("%s: expected a number, got %r" % (p.name, value)) from None
+
+
+def value_error(p: Param, value: float) -> Optional[str]:
+    """Why the engine would refuse ``value`` for ``p`` (the same table, the
+    same rules: finite, not subnormal, in range, 0/1 for a switch, whole for
+    an index), or None if it is acceptable. Lets a call that sets several
+    values refuse them all before any is sent."""
+    v = float(value)
+    if not math.isfinite(v) or (v != 0.0 and abs(v) < sys.float_info.min) or not p.min <= v <= p.max:
+        return "%s %g is out of range (%g..%g%s)" % (p.name, v, p.min, p.max, " " + p.unit if p.unit else "")
+    if p.kind == "switch" and v not in (0.0, 1.0):
+        return "%s %g must be 0 or 1" % (p.name, v)
+    if p.kind == "index" and v != math.floor(v):
+        return "%s %g must be a whole number" % (p.name, v)
+    return None
 
 
 _WORDS = {"on": 1.0, "off": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}

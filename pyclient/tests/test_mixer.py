@@ -493,13 +493,32 @@ def test_meter_reset_command(frig, wire):
 
 
 def test_rejection_after_all_answers(frig, wire):
-    """A rejected value raises the engine's message, after every answer of the call is in."""
-    wire.reject[1] = "eq-mid-gain 99 is out of range (-24..24 dB)"
+    """A value the engine refuses anyway (here: the fake engine refuses an
+    in-range one) raises its message, after every answer of the call is in."""
+    wire.reject[1] = "eq-mid-gain: slot 0 out of range (0..-1)"
     with pytest.raises(CommandRejected) as ei:
-        frig.eq(0, low_gain=1, mid_gain=99, high_gain=1)
-    assert ei.value.message == "eq-mid-gain 99 is out of range (-24..24 dB)"
+        frig.eq(0, low_gain=1, mid_gain=9, high_gain=1)
+    assert ei.value.message == "eq-mid-gain: slot 0 out of range (0..-1)"
     assert ei.value.command == "param" and ei.value.code_name == "LR_E_BAD_VALUE"
     assert [o for o in wire.order if o.startswith("wait")] == ["wait 0", "wait 1", "wait 2"]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda r: r.eq(0, low_gain=1, mid_gain=99, high_gain=1), "eq-mid-gain 99 is out of range (-24..24 dB)"),
+    (lambda r: r.highpass(0, 100, q=0), "hp-q 0 is out of range"),
+    (lambda r: r.lowpass(0, float("nan")), "lp-freq nan is out of range"),
+    (lambda r: r.lowpass(0, 9000, q=float("inf")), "lp-q inf is out of range"),
+    (lambda r: r.lowpass(0, 5e-324), "lp-freq 4.94066e-324 is out of range"),
+    (lambda r: r.send(0, "delay", -6, pre=0.5), "send1-pre 0.5 must be 0 or 1"),
+    (lambda r: r.delay(beats=1, pingpong=2), "delay-pingpong 2 is out of range"),
+])
+def test_a_multi_value_call_with_a_bad_value_sends_nothing(frig, wire, call, message):
+    """All of a call's values or none: one the engine would refuse stops the call before anything is sent."""
+    with pytest.raises(CommandRejected) as ei:
+        call(frig)
+    assert message in ei.value.message and "nothing sent" in ei.value.message
+    assert ei.value.code_name == "LR_E_BAD_VALUE" and ei.value.command == "param"
+    assert wire.cmds == []
 
 
 # -- meters from a synthetic meter area -------------------------------------------------
@@ -1082,9 +1101,16 @@ def test_e2e_engine_rejects_out_of_range(xrig, name, value, kw, code):
 
 
 def test_e2e_rejected_value_in_a_multi_call(xrig):
+    before = xrig.param_value("eq-low-gain", slot=4)
     with pytest.raises(CommandRejected) as ei:
-        xrig.eq(4, low_gain=2, mid_gain=99)
+        xrig.eq(4, low_gain=before + 2, mid_gain=99)
     assert "eq-mid-gain" in ei.value.message
+    xrig.ping()
+    assert xrig.param_value("eq-low-gain", slot=4) == before  # nothing of the call applied
+    with pytest.raises(CommandRejected):
+        xrig.highpass(4, 100, q=0)
+    xrig.ping()
+    assert xrig.param_value("hp-on", slot=4) == 0.0 and xrig.param_value("hp-freq", slot=4) != 100.0
     # the engine answered everything: the next command gets its own answer
     assert xrig.ping() > 0
     xrig.eq(4, low_gain=0)

@@ -273,3 +273,25 @@ TEST_CASE("idle effects sleep without losing an echo still in the line, and wake
         h.run(2);
     }
 }
+
+TEST_CASE("a change made while an effect sleeps is complete when it wakes (ping-pong switched while idle)") {
+    CoreHarness h(2, 0, 0, 2400);  // 50 ms glides
+    std::vector<float> click(48000, 0.0f);
+    click[232] = 1.0f;
+    h.install(0, make_sample(click));
+    h.param(LR_P_SEND1_LEVEL, 0, 0.0);
+    h.param(LR_P_SEND1_PRE, 0, 1.0);
+    h.param(LR_P_DELAY_MS, 0, 100.0);  // 4800 frames
+    h.param(LR_P_DELAY_FEEDBACK, 0, 0.0);
+    h.run(48000 / 64);                 // 1 s of silence: the delay sleeps
+    h.param(LR_P_DELAY_PINGPONG, 0, 1.0);
+    h.run(48000 / 64);                 // far longer than the 2400-frame glide
+    const uint64_t t = h.frame + 64;
+    h.send(LR_CMD_PLAY, 0, 0, true, t);
+    h.run(12000 / 64);
+    const auto ret = CoreHarness::kReturn;
+    // Ping-pong: the mono sum (the click at centre pan is 1 in both channels
+    // pre-fader) enters the left line only; the first echo is all left.
+    CHECK(h.bus[ret][0][t + 232 + 4800] == doctest::Approx(1.0).epsilon(1e-6));
+    CHECK(h.bus[ret][1][t + 232 + 4800] == 0.0f);
+}

@@ -1260,6 +1260,10 @@ struct AudioCore::Impl {
                 sleep.asleep = false;
                 sleep.quiet_frames = 0;
             } else if (sleep.asleep) {
+                // Nothing is inside it: a change made meanwhile is complete at once,
+                // so the first input after waking meets the settings in force.
+                if (k == 0 && delay.gliding()) delay.settle();
+                if (k == 1 && reverb.gliding()) reverb.settle();
                 return_gain[k].skip(n);  // the return buffers stay zero
                 if (out.fx_return[k][0]) std::fill_n(out.fx_return[k][0] + offset, n, 0.0f);
                 if (out.fx_return[k][1]) std::fill_n(out.fx_return[k][1] + offset, n, 0.0f);

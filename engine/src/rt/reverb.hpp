@@ -85,6 +85,10 @@ public:
 
     /// Finish every glide and crossfade at once. RT safe
     void settle();
+    /// A glide (decay, damping) or a pre-delay crossfade is in progress. RT safe.
+    bool gliding() const {
+        return log_decay_.moving() || log_damping_.moving() || pre_fade_left_ != 0 || pre_cur_ != pre_target_;
+    }
     /// The line lengths in frames (mutually prime). RT safe
     const std::array<uint32_t, kLines>& line_frames() const { return line_len_; }
     /// The pre-delay in force (target) in frames. RT safe

@@ -43,6 +43,11 @@ public:
 
     /// Finish every glide and crossfade at once (e.g. after setting the initial parameters). RT safe.
     void settle();
+    /// A glide or a tap crossfade is in progress. RT safe.
+    bool gliding() const {
+        return feedback_.moving() || pingpong_.moving() || highcut_on_.moving() || lowcut_.gliding() ||
+               highcut_.gliding() || fade_left_ != 0 || cur_d_ != target_d_;
+    }
     uint32_t max_delay_frames() const { return max_d_; }
 
 private:
