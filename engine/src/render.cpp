@@ -48,6 +48,17 @@
 //    P is rounded to the nearest frame (error at most half a frame, 10 us at
 //    48 kHz). Exactly T frames are taken: the length is exact by construction
 //    whatever the stretcher's own output length.
+// 3b. Onset alignment. Rubber Band places transients a little off the
+//    time map j = r * source position, mostly by a common offset of 1-2 ms
+//    at a given ratio (R3, 120 -> 90 BPM: every click 86 frames early; R2:
+//    69), which would put a stretched loop's hits before its beats. So the
+//    cut moves by the median error over the source's clear onsets (a rise of
+//    half the peak of the high-frequency envelope within 1 ms; at most 256,
+//    2 x 12 ms apart): each onset found as in the tests, where that envelope
+//    reaches half its local peak, in the source and near r times its
+//    position in the stream. Material without onsets keeps the cut. What
+//    remains is Rubber Band's scatter around the common offset (per click
+//    0-60 frames here). The wrap is unaffected: the cycle is still y[P', P' + T).
 // 4. The seam. The stretched stream y is continuous, but not exactly periodic:
 //    a partial whose pitched frequency is not a whole number of cycles per T
 //    (a 440 Hz sine loop at +7 semitones: 659.26 cycles in one second) ends
@@ -173,6 +184,92 @@ void join_cycles(const std::vector<const float*>& a, const std::vector<const flo
     }
 }
 
+/// High-frequency envelope of frames [from, to) of a signal read through
+/// `at(c, i)`: |first difference| summed over the channels, averaged over a
+/// centred window of `w` frames.
+template <typename At>
+std::vector<double> hf_envelope(uint32_t channels, int64_t from, int64_t to, uint64_t w, At at) {
+    const auto half = static_cast<int64_t>(w / 2);
+    const auto n = static_cast<std::size_t>(to - from);
+    std::vector<double> d(n + 2 * static_cast<std::size_t>(half) + 1);  // frames from - half on
+    for (std::size_t k = 0; k < d.size(); ++k) {
+        const int64_t i = from - half + static_cast<int64_t>(k);
+        double e = 0;
+        for (uint32_t c = 0; c < channels; ++c) e += std::fabs(static_cast<double>(at(c, i)) - at(c, i - 1));
+        d[k] = e;
+    }
+    std::vector<double> sum(d.size() + 1, 0.0);
+    for (std::size_t k = 0; k < d.size(); ++k) sum[k + 1] = sum[k] + d[k];
+    std::vector<double> env(n);
+    const auto span = static_cast<std::size_t>(2 * half + 1);
+    for (std::size_t k = 0; k < n; ++k) env[k] = (sum[k + span] - sum[k]) / static_cast<double>(span);
+    return env;
+}
+
+/// The onset near `expect` in env (index = frame - base; circular over the
+/// whole env if `wrap`): the first frame of [expect - reach, expect + reach]
+/// where the envelope reaches half its largest value in that window.
+double onset_near(const std::vector<double>& env, int64_t base, double expect, int64_t reach, bool wrap) {
+    const auto n = static_cast<int64_t>(env.size());
+    auto at = [&](int64_t f) {
+        int64_t k = f - base;
+        if (wrap) k = ((k % n) + n) % n;
+        return env[static_cast<std::size_t>(std::clamp<int64_t>(k, 0, n - 1))];
+    };
+    const int64_t lo = std::llround(expect) - reach, hi = std::llround(expect) + reach;
+    double peak = 0;
+    for (int64_t f = lo; f <= hi; ++f) peak = std::max(peak, at(f));
+    for (int64_t f = lo; f <= hi; ++f)
+        if (at(f) >= 0.5 * peak) return static_cast<double>(f);
+    return expect;
+}
+
+/// The shift of the cut (output frames, within +-reach) that puts the
+/// stretched stream's onsets where the source cycle's onsets map through
+/// `ratio`: the median error over the source's clear onsets (step 3b), 0
+/// for material without any.
+int64_t onset_shift(const Sample& source, uint64_t N, const std::vector<std::vector<float>>& stream, uint64_t cut,
+                    uint64_t T, double ratio, uint64_t w, int64_t reach) {
+    const uint32_t channels = source.channels;
+    const auto n = static_cast<int64_t>(N);
+    const auto src = hf_envelope(channels, 0, n, w, [&](uint32_t c, int64_t i) {
+        return source.channel(static_cast<int>(c))[static_cast<std::size_t>(((i % n) + n) % n)];
+    });
+    // Onset candidates: where the envelope rises by half its largest value
+    // within w frames; the strongest per 2 * reach frames.
+    const double top = *std::max_element(src.begin(), src.end());
+    if (!(top > 0)) return 0;
+    std::vector<std::pair<double, int64_t>> rises;
+    for (int64_t i = 0; i < n; ++i) {
+        const double rise = src[static_cast<std::size_t>(i)] - src[static_cast<std::size_t>(((i - static_cast<int64_t>(w)) % n + n) % n)];
+        if (rise >= 0.5 * top) rises.emplace_back(rise, i);
+    }
+    std::sort(rises.begin(), rises.end(), std::greater<>());
+    std::vector<int64_t> onsets;
+    for (const auto& [rise, i] : rises) {
+        bool near = false;
+        for (int64_t o : onsets) {
+            const int64_t d = std::abs(o - i);
+            near = near || std::min(d, n - d) < 2 * reach;
+        }
+        if (!near) onsets.push_back(i);
+        if (onsets.size() >= 256) break;
+    }
+    if (onsets.empty()) return 0;
+    const auto base = static_cast<int64_t>(cut) - 2 * reach;
+    const auto out = hf_envelope(channels, base, static_cast<int64_t>(cut + T) + 2 * reach, w,
+                                 [&](uint32_t c, int64_t i) { return stream[c][static_cast<std::size_t>(i)]; });
+    std::vector<double> errors;
+    for (int64_t i : onsets) {
+        const double in = onset_near(src, 0, static_cast<double>(i), reach / 2, true);
+        const double expect = static_cast<double>(cut) + in * ratio;
+        errors.push_back(onset_near(out, base, expect, reach, false) - expect);
+    }
+    std::nth_element(errors.begin(), errors.begin() + static_cast<long>(errors.size() / 2), errors.end());
+    const auto shift = static_cast<int64_t>(std::llround(errors[errors.size() / 2]));
+    return std::clamp(shift, -reach, reach);
+}
+
 }  // namespace
 
 RenderResult render_loop(const Sample& source, const RenderSpec& spec) {
@@ -252,7 +349,10 @@ RenderResult render_loop(const Sample& source, const RenderSpec& spec) {
         }
         stretcher.setMaxProcessSize(kBlock);
 
-        const uint64_t need = P + T;  // output frames we read
+        // Onset alignment (step 3b): +-12 ms, onset windows of 1 ms.
+        const auto reach = static_cast<int64_t>(std::llround(0.012 * sr));
+        const uint64_t onset_w = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(0.001 * sr)));
+        const uint64_t need = P + T + 3 * static_cast<uint64_t>(reach) + onset_w;  // output frames we read
         std::vector<std::vector<float>> stream(channels);
         for (auto& s : stream) s.reserve(need + kBlock);
         std::vector<std::vector<float>> chunk(channels, std::vector<float>(kBlock));
@@ -283,6 +383,11 @@ RenderResult render_loop(const Sample& source, const RenderSpec& spec) {
                                std::to_string(need) + " were needed",
                            t0);
         input = {};
+        uint64_t cut = P;  // P >= span + reach: the context before P is a second
+        if (T > 4 * onset_w && N > 4 * onset_w)
+            cut = static_cast<uint64_t>(static_cast<int64_t>(P) +
+                                        onset_shift(source, N, stream, P, T, ratio, onset_w, reach));
+        result.onset_shift = static_cast<int64_t>(cut) - static_cast<int64_t>(P);
         auto out = empty_like(source, T);
         out->left.resize(T);
         if (channels == 2) out->right.resize(T);
@@ -290,9 +395,9 @@ RenderResult render_loop(const Sample& source, const RenderSpec& spec) {
         std::vector<float*> o(channels);
         for (uint32_t c = 0; c < channels; ++c) {
             float* dst = c == 0 ? out->left.data() : out->right.data();
-            std::copy_n(stream[c].data() + P, T - span, dst);  // cycle k up to the search span
-            a[c] = stream[c].data() + P + (T - span);
-            b[c] = stream[c].data() + (P - span);  // P >= span: pre >= span / ratio
+            std::copy_n(stream[c].data() + cut, T - span, dst);  // cycle k up to the search span
+            a[c] = stream[c].data() + cut + (T - span);
+            b[c] = stream[c].data() + (cut - span);  // cut >= span: pre >= span / ratio + 1 s
             o[c] = dst + (T - span);
         }
         join_cycles(a, b, o, span, fade);

@@ -22,6 +22,7 @@ struct RenderResult {
     std::unique_ptr<Sample> sample;  // set on success
     double seconds = 0;              // wall time of the render
     std::string error;               // set on failure (sample is then null)
+    int64_t onset_shift = 0;         // frames the cut moved to line up the onsets (step 3b in render.cpp)
 };
 
 /// Not RT safe (allocates, runs Rubber Band offline; may take seconds).
