@@ -389,6 +389,7 @@ TEST_CASE("follow, stretch: the slot plays varispeed until its render arrives, t
     // Steady state: exactly periodic at one beat of 150 BPM, and still on the grid.
     CHECK(period_error(h.out_l, ready_at + 1000, ready_at + 40000, 19200) < 1e-6);
     CHECK(h.segment->slot_meters()[0].playhead == (h.frame - start) % 19200);
+    CHECK(h.segment->slot_meters()[0].length == 19200);  // one cycle as it plays (the file has 24000)
 }
 
 TEST_CASE("grid lock: loops of 1 and 3 beats stay aligned across tempo changes") {

@@ -1379,11 +1379,12 @@ struct AudioCore::Impl {
                 std::copy_n(s.params, LR_SLOT_PARAMS, slot_params[si].value);
                 s.params_dirty = false;
             }
-            m.length = s.sample ? s.sample->frames : 0;
+            // One cycle as it plays now (a follower's at the master tempo), and the place in it.
+            const uint64_t cycle = s.sample ? target_frames(s) : 0;
+            m.length = cycle;
             m.playhead = (s.playing && s.main.active())
                              ? static_cast<uint64_t>(std::llround(voice_phase(s.main, frame_end) *
-                                                                 static_cast<double>(s.main.sample->frames))) %
-                                   s.main.sample->frames
+                                                                 static_cast<double>(cycle))) % cycle
                              : 0;
             m.loop_beats = static_cast<float>(s.loop_beats);
             m.loop_bpm = (s.loop_beats > 0.0 && s.sample)

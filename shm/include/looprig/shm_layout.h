@@ -327,7 +327,7 @@ typedef struct lr_slot_meter {
     float peak[2];            /* linear, after gain/pan/mute */
     float rms[2];
     uint64_t playhead;        /* frame within the loop at the end of the period */
-    uint64_t length;          /* loop length in frames, 0 = empty */
+    uint64_t length;          /* frames one loop cycle plays now (a follower's: at the master tempo), 0 = empty */
     uint64_t start_frame;     /* JACK frame where the current play began (frame 0 of the loop) */
     uint32_t state;           /* lr_slot_state */
     uint32_t flags;           /* lr_slot_flags */
