@@ -40,9 +40,18 @@ _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infin
 
 
 class _Parser(argparse.ArgumentParser):
+    #: Set by parse_args when the command line asks for --json: usage errors
+    #: then also print {"ok": false, "error", "exit": 2} on stdout.
+    json_errors = False
+
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self._negative_number_matcher = _NEGATIVE_NUMBER
+
+    def error(self, message: str) -> Any:  # argparse's: usage and message on stderr, exit 2
+        if _Parser.json_errors:
+            print(json.dumps({"ok": False, "error": message, "exit": EXIT_USAGE}), flush=True)
+        super().error(message)
 
 
 def _slot(s: str) -> int:
@@ -788,6 +797,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.A
                ) -> argparse.Namespace:
     """Parse and check a command line (usage errors exit with status 2, as in :func:`main`)."""
     parser = parser or build_parser()
+    _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
     sub = getattr(parser, "subcommands", {}).get(args.command, parser)
     if args.command == "loop-tempo":

@@ -62,6 +62,16 @@ def test_usage_errors_exit_2(args):
     assert "usage:" in r.stderr
 
 
+@pytest.mark.parametrize("args", [["--json", "tempo", "abc"], ["mode", "0", "foo", "--json"],
+                                  ["--json", "loop-tempo", "0", "120", "--beats", "4"]])
+def test_usage_errors_in_json_mode_print_json(args):
+    r = run_cli(args)
+    assert r.returncode == EXIT_USAGE, (args, r.stdout, r.stderr)
+    d = json.loads(r.stdout)
+    assert d["ok"] is False and d["exit"] == EXIT_USAGE and d["error"], d
+    assert "usage:" in r.stderr
+
+
 def test_engine_not_running_exit_3():
     r = run_cli(["--name", "lrtest-absent-%d" % os.getpid(), "ping"])
     assert r.returncode == EXIT_NOT_RUNNING, r.stderr
