@@ -155,6 +155,21 @@ def test_load_play_stop(rig, sine_wav):
     assert meters_when(rig, lambda m: m.state_name(0) == "stopped").state_name(0) == "stopped"
 
 
+def test_meters_read_after_an_answer_include_its_effect(rig, sine_wav):
+    """The engine makes a period's answers visible after that period's meters:
+    a snapshot taken once a call returns already shows what the call did."""
+    for k in range(30):
+        slot = 2 + k % 2
+        assert rig.load(slot, sine_wav).frames == 48000
+        m = rig.meters()
+        assert m.length[slot] == 48000 and m.state_name(slot) == "stopped", k
+        db = -float(k % 7)
+        rig.gain(slot, db)
+        assert rig.meters().gain_db[slot] == db, k
+        rig.unload(slot)
+        assert rig.meters().length[slot] == 0, k
+
+
 def test_play_at_and_simultaneous_start(rig, sine_wav):
     rig.load(1, sine_wav)
     rig.load(2, sine_wav)

@@ -33,44 +33,62 @@ inline bool compare_exchange(uint32_t& word, uint32_t expected, uint32_t desired
                                                                    std::memory_order_acq_rel);
 }
 
-/// Producer side of a ring. Keeps the write index privately.
+/// Producer side of a ring. Keeps the write index privately. Items can be
+/// published one by one (push, claim + commit) or staged (claim + stage) and
+/// published together later (publish): the consumer sees none of the staged
+/// items before publish().
 template <class T>
 class RingProducer {
 public:
     RingProducer() = default;
     RingProducer(lr_ring_index* index, T* data, uint32_t size)
-        : index_(index), data_(data), size_(size), write_(load_acquire(index->write)) {}
+        : index_(index), data_(data), size_(size), write_(load_acquire(index->write)), published_(write_) {}
 
     /// Re-read the write index from shared memory (after the peer reset it).
-    void resync() { write_ = load_acquire(index_->write); }
+    void resync() { write_ = published_ = load_acquire(index_->write); }
 
-    /// Free places, 0 if full or if the consumer's index is nonsense. The
-    /// write index is published again whenever the shared copy differs from
-    /// ours (a peer scribbled over it): otherwise a consumer that resyncs from
-    /// it (discards everything, as lr_client_poll does on a corrupt ring, or a
+    /// Free places (staged items count as used), 0 if full or if the
+    /// consumer's index is nonsense. The write index is published again
+    /// whenever the shared copy differs from what we published (a peer
+    /// scribbled over it): otherwise a consumer that resyncs from it
+    /// (discards everything, as lr_client_poll does on a corrupt ring, or a
     /// new client at attach) could see the ring empty while we see it full,
     /// and neither side would ever move again. RT safe.
     uint32_t space() const {
-        if (load_acquire(index_->write) != write_) store_release(index_->write, write_);
+        if (load_acquire(index_->write) != published_) store_release(index_->write, published_);
         const uint32_t used = write_ - load_acquire(index_->read);
         return used > size_ ? 0 : size_ - used;
     }
-    /// Copy one item in and publish it. False if full. RT safe.
+    /// Copy one item in and publish it (with anything staged). False if full. RT safe.
     bool push(const T& item) {
         if (space() == 0) return false;
         std::memcpy(&data_[write_ & (size_ - 1)], &item, sizeof(T));
-        store_release(index_->write, ++write_);
+        ++write_;
+        publish();
         return true;
     }
-    /// Place to fill in place before commit(); nullptr if full. RT safe.
+    /// Place to fill in place before commit() or stage(); nullptr if full. RT safe.
     T* claim() { return space() == 0 ? nullptr : &data_[write_ & (size_ - 1)]; }
-    void commit() { store_release(index_->write, ++write_); }
+    /// Publish the claimed item (with anything staged). RT safe.
+    void commit() {
+        ++write_;
+        publish();
+    }
+    /// Keep the claimed item back until publish(). RT safe.
+    void stage() { ++write_; }
+    /// Make every staged item visible to the consumer. RT safe.
+    void publish() {
+        if (published_ == write_) return;
+        published_ = write_;
+        store_release(index_->write, published_);
+    }
 
 private:
     lr_ring_index* index_ = nullptr;
     T* data_ = nullptr;
     uint32_t size_ = 0;
     uint32_t write_ = 0;
+    uint32_t published_ = 0;
 };
 
 /// Consumer side of a ring. Keeps the read index privately.

@@ -41,6 +41,34 @@ TEST_CASE("shm ring: push/pop, full and empty") {
     CHECK(p.space() == 64);
 }
 
+TEST_CASE("shm ring: staged items stay invisible until publish(), and count as used") {
+    auto ring = std::make_unique<SharedRing>();
+    RingProducer<Item> p(&ring->index, ring->data, 64);
+    RingConsumer<Item> c(&ring->index, ring->data, 64);
+    Item out{};
+    for (uint64_t i = 0; i < 3; ++i) {
+        Item* slot = p.claim();
+        REQUIRE(slot != nullptr);
+        *slot = Item{i, ~i, {}};
+        p.stage();
+    }
+    CHECK(p.space() == 61);
+    CHECK_FALSE(c.pop_into(&out));  // nothing visible yet
+    ring->index.write = 12345;      // a peer scribbles the index meanwhile
+    CHECK(p.space() == 61);         // the published value (0) is restored, staged items kept
+    CHECK(ring->index.write == 0u);
+    CHECK_FALSE(c.pop_into(&out));
+    p.publish();
+    for (uint64_t i = 0; i < 3; ++i) {
+        REQUIRE(c.pop_into(&out));
+        CHECK(out.seq == i);
+    }
+    CHECK_FALSE(c.pop_into(&out));
+    CHECK(p.push(Item{7, 0, {}}));  // push publishes at once
+    REQUIRE(c.pop_into(&out));
+    CHECK(out.seq == 7);
+}
+
 TEST_CASE("shm ring: indices wrap around 2^32") {
     auto ring = std::make_unique<SharedRing>();
     ring->index.write = ring->index.read = 0xFFFFFFF0u;

@@ -679,7 +679,7 @@ struct AudioCore::Impl {
         const std::size_t n = std::min<std::size_t>(std::strlen(text), LR_MESSAGE_MAX - 1);
         std::memcpy(ev->message, text, n);
         ev->message[n] = '\0';
-        view.events.commit();
+        view.events.stage();  // visible at the end of the period, after its meters (publish_events)
         return true;
     }
 
@@ -715,8 +715,15 @@ struct AudioCore::Impl {
         client_cursor = (client_cursor + 1) % LR_MAX_CLIENTS;
     }
 
+    /// Make this period's answers and notices visible: after the meters, so a
+    /// client that sees an answer then reads meters that include its effect. RT safe.
+    void publish_events() {
+        for (auto& view : clients) view.events.publish();
+    }
+
     void free_client(uint32_t i) {
         lr_client_slot* c = segment.client(i);
+        clients[i].events.publish();  // nothing staged may reach the place's next owner
         clients[i].commands.discard_all();
         clients[i].event_seq = 0;  // the next owner's events count from 1
         c->generation = c->generation + 1;
@@ -1530,6 +1537,7 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     const uint64_t t1 = monotonic_nsecs();
     store_release64(h->heartbeat_usecs, t1 / 1000);
     store_release64(h->heartbeat, m.period);
+    m.publish_events();
     const double period_ns = 1e9 * nframes / rate;
     m.last_load = static_cast<float>(static_cast<double>(t1 - t0) / period_ns);
     m.max_load = std::max(m.max_load, m.last_load);
