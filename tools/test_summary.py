@@ -17,7 +17,7 @@ def passes_report(out):
     section = out.split("= PASSES =", 1)[1]
     rows, name = [], None
     for line in section.splitlines():
-        head = re.fullmatch(r"_{3,} (\S+) _{3,}", line.strip())
+        head = re.fullmatch(r"_{3,} (.+?) _{3,}", line.strip())
         if head:
             name = head.group(1)
         elif re.match(r"^(=|-){5,}", line.strip()) or re.match(r"^\d+ (passed|failed)", line.strip()):
