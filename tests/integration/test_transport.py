@@ -107,6 +107,39 @@ def test_follow_takes_tempo_meter_and_position_and_moves_with_start_stop_relocat
         rig.mode(0, "stretch")
 
 
+def test_follower_started_while_the_transport_is_stopped_plays_on_the_song_grid(rig, timebase_master, tmp_path):
+    """Started while the transport stands (anywhere, here at beat 4.6), a
+    follower is anchored at the song's start: once the transport rolls, its
+    phase is the position's (beat mod loop length), not the moment of `play`."""
+    tb = timebase_master
+    rig.load(0, H.write_wav_float(tmp_path / "n.wav", H.noise(86400, 7)))  # 3 beats at 100 BPM
+    rig.loop_tempo(0, beats=3)
+    rig.mode(0, "varispeed")
+    rig.transport("follow")
+    try:
+        tb.transport_start()  # the grid takes the master's tempo, then stands at beat 4.6
+        wait_for(lambda: rig.meters().tempo_bpm == 100.0, what="tempo from the timebase master")
+        tb.transport_stop()
+        tb.transport_frame = int(4.6 * 60 * RATE / 100)
+        wait_for(lambda: not rig.meters().transport_rolling, what="transport stopped")
+        time.sleep(0.37)  # the moment of `play` must not matter
+        rig.play(0)
+        time.sleep(0.2)
+        tb.transport_start()
+        wait_for(lambda: rig.meters().transport_rolling, what="transport rolling")
+        time.sleep(0.3)
+        m = rig.meters()
+        phase = int(m.playhead[0]) / int(m.length[0])
+        start = (m.beat - phase * 3.0) % 3.0  # the loop's start beat on the grid, mod its length
+        print(f"follower started at a standing transport: loop start {start:.4f} beats mod 3 (beat {m.beat:.3f})")
+        assert min(start, 3.0 - start) < 0.02, (m.beat, phase)
+    finally:
+        rig.transport("off")
+        rig.stop(0)
+        rig.loop_tempo(0, None)
+        rig.mode(0, "stretch")
+
+
 def test_master_gives_other_clients_looprigs_tempo_and_bars(rig, jack_server):
     import jack
 

@@ -950,7 +950,10 @@ struct AudioCore::Impl {
                 if (s.loop_beats > 0.0) {
                     s.main.grid_locked = true;
                     s.main.beats = s.loop_beats;
-                    s.main.start_beat = grid.beat_at(a.frame);
+                    // Following a stopped JACK transport there is no "now" on the
+                    // grid: the loop is anchored at the song's start (beat 0), so once
+                    // the transport rolls it plays what the position says, on the bars.
+                    s.main.start_beat = paused ? 0.0 : grid.beat_at(a.frame);
                 }
                 s.playing = true;
                 s.start_frame = a.frame;
