@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import __version__
 from ._ffi import repo_root
-from ._names import MODES
+from ._names import MODES, TRANSPORT_MODES
 from .client import LOAD_TIMEOUT, Event, Rig, default_name, parse_quantize
 from .errors import CommandRejected, EngineNotRunning, LibraryNotFound, LooprigError, Timeout
 from .params import BUSES, OFF_DB
@@ -488,9 +488,9 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
         ev = rig.send("mode", slot, value=MODES[args.mode], wait=True, timeout=timeout)
         out.emit(_with_msg("mode %d: %s at frame %d" % (slot, args.mode, ev.frame), ev), _ev_json(ev, mode=args.mode))
     elif c == "transport":
-        frame = rig.transport(args.transport_mode, timeout=timeout)
-        out.emit("transport %s at frame %d" % (args.transport_mode, frame),
-                 {"ok": True, "command": "transport", "mode": args.transport_mode, "frame": frame})
+        ev = rig.send("transport", 0, value=float(TRANSPORT_MODES[args.transport_mode]), wait=True, timeout=timeout)
+        out.emit(_with_msg("transport %s at frame %d" % (args.transport_mode, ev.frame), ev),
+                 _ev_json(ev, mode=args.transport_mode))
     elif c == "ping":
         t0 = time.monotonic()
         ev = rig.send("ping", 0, wait=True, timeout=timeout)

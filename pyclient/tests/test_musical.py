@@ -551,6 +551,12 @@ def test_cli_musical_commands(menv):
         assert json.loads(r.stdout)["loop_beats"] == 4.0
         r = run_cli(n + ["tempo", "10"])
         assert r.returncode == 1 and "LR_E_BAD_VALUE" in r.stderr, (r.stdout, r.stderr)
+        r = run_cli(n + ["--json", "transport", "master"])
+        d = json.loads(r.stdout)
+        assert r.returncode == 0 and d["ok"] and d["command"] == "transport" and d["mode"] == "master", d
+        assert d["code_name"] == "LR_OK" and d["id"] > 0 and "frame" in d and "message" in d, d
+        r = run_cli(n + ["transport", "off"])
+        assert r.returncode == 0 and r.stdout.startswith("transport off at frame "), (r.stdout, r.stderr)
         after(rig, rig.frame_time)
         r = run_cli(n + ["status"])
         assert r.returncode == 0, r.stderr
