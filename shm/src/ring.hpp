@@ -33,10 +33,10 @@ inline bool compare_exchange(uint32_t& word, uint32_t expected, uint32_t desired
                                                                    std::memory_order_acq_rel);
 }
 
-/// Producer side of a ring. Keeps the write index privately. Items can be
-/// published one by one (push, claim + commit) or staged (claim + stage) and
-/// published together later (publish): the consumer sees none of the staged
-/// items before publish().
+/// Producer side of a ring. Keeps the write index privately. Items are
+/// published one by one (push) or staged (claim + stage) and published
+/// together later (publish): the consumer sees none of the staged items
+/// before publish().
 template <class T>
 class RingProducer {
 public:
@@ -67,13 +67,8 @@ public:
         publish();
         return true;
     }
-    /// Place to fill in place before commit() or stage(); nullptr if full. RT safe.
+    /// Place to fill in place before stage(); nullptr if full. RT safe.
     T* claim() { return space() == 0 ? nullptr : &data_[write_ & (size_ - 1)]; }
-    /// Publish the claimed item (with anything staged). RT safe.
-    void commit() {
-        ++write_;
-        publish();
-    }
     /// Keep the claimed item back until publish(). RT safe.
     void stage() { ++write_; }
     /// Make every staged item visible to the consumer. RT safe.
