@@ -16,15 +16,15 @@ def passes_report(out):
         return []
     section = out.split("= PASSES =", 1)[1]
     rows, name = [], None
-    for line in section.splitlines():
-        head = re.fullmatch(r"_{3,} (.+?) _{3,}", line.strip())
+    for raw in section.splitlines():
+        line = raw.strip()
+        if line.startswith("=") and "short test summary" in line:
+            break
+        head = re.fullmatch(r"_{3,} (.+?) _{3,}", line)
         if head:
             name = head.group(1)
-        elif re.match(r"^(=|-){5,}", line.strip()) or re.match(r"^\d+ (passed|failed)", line.strip()):
-            if line.strip().startswith("=") and "short test summary" in line:
-                break
-        elif name and line.strip():
-            rows.append((name, line.rstrip()))
+        elif name and line and not re.match(r"(=|-){5,}|\d+ (passed|failed)", line):
+            rows.append((name, raw.rstrip()))
     return rows
 
 
