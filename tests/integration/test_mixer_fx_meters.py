@@ -137,6 +137,11 @@ def test_bus_meters(rig, tmp_path):
 
 def test_peak_hold_holds_two_seconds_and_meter_reset_restarts_it(rig, tmp_path):
     half_scale_sine(rig, tmp_path)
+    # The master's 2 s hold reaches back before this test: echoes an earlier
+    # test left in the delay line were heard at the default 0 dB return until
+    # returns_off() ramped it down. Start the holds once that ramp is over.
+    M.wait_frame(rig, rig.ping() + 3 * int(rig.smooth_frames))
+    M.wait_frame(rig, rig.meter_reset() + 2 * H.PERIOD)
     start = rig.play(0)
     M.wait_frame(rig, start + H.RATE // 2)
     Ts = rig.ping() + 4800
