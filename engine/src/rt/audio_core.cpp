@@ -696,7 +696,12 @@ struct AudioCore::Impl {
             }
             if (state != LR_CLIENT_ACTIVE) continue;
             ClientView& view = clients[i];
-            while (budget > 0 && view.events.space() > 0) {
+            // A batch (LR_CMD_F_BATCH on all but its last command) is read whole,
+            // past the budget, so that its commands share this period's frame;
+            // a batch is at most one command ring long.
+            bool in_batch = false;
+            uint32_t batch_extra = LR_CMD_RING_SIZE;
+            while ((budget > 0 || (in_batch && batch_extra-- > 0)) && view.events.space() > 0) {
                 const lr_command* item = nullptr;
                 const auto peek = view.commands.peek(&item);
                 if (peek == RingConsumer<lr_command>::Peek::empty) break;
@@ -708,7 +713,8 @@ struct AudioCore::Impl {
                 }
                 std::memcpy(&command, item, sizeof(lr_command));
                 view.commands.pop();
-                --budget;
+                if (budget > 0) --budget;
+                in_batch = (command.flags & LR_CMD_F_BATCH) != 0;
                 handle(i, command);
             }
         }

@@ -98,7 +98,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         why << "command id 0 is reserved";
         return LR_E_BAD_MESSAGE;
     }
-    if (cmd.flags & ~uint32_t{LR_CMD_F_AT}) {
+    if (cmd.flags & ~uint32_t{LR_CMD_F_AT | LR_CMD_F_BATCH}) {
         why << "unknown flags " << uint32_t{cmd.flags};
         return LR_E_BAD_MESSAGE;
     }

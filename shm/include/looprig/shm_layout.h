@@ -75,7 +75,10 @@ enum lr_command_type {
 
 /* lr_command.flags */
 enum lr_command_flags {
-    LR_CMD_F_AT = 1   /* take effect at JACK frame at_frame (else: next period) */
+    LR_CMD_F_AT = 1,     /* take effect at JACK frame at_frame (else: next period) */
+    LR_CMD_F_BATCH = 2   /* more commands of the same batch follow in this ring: the engine
+                            reads the whole batch in one period, so commands without at_frame
+                            take effect on the same frame (lr_client_send_batch) */
 };
 
 /* lr_command.quantize: launch/stop on a grid, after at_frame if given. */
