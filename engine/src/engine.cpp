@@ -1,4 +1,5 @@
 #include "engine.hpp"
+#include "rt/dsp.hpp"
 
 #include "ring.hpp"
 #include "rt/rt_guard.hpp"
@@ -34,6 +35,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
         throw std::runtime_error(fmt::format("--slots must be 1..{}", LR_MAX_SLOTS));
     if (!(options_.declick_ms >= 0.0 && options_.declick_ms <= 100.0))
         throw std::runtime_error("--declick-ms must be 0..100");
+    if (!dsp::valid_pan_law(options_.pan_law_db)) throw std::runtime_error("--pan-law must be 0, -3, -4.5 or -6");
     segment_ = shm::Segment::create(options_.name, options_.slots);
 
     open_client(true);
@@ -44,6 +46,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     cfg.max_frames = 8192;  // JACK2's largest period
     cfg.declick_frames = static_cast<uint32_t>(std::lround(options_.declick_ms * sample_rate_ / 1000.0));
     cfg.smooth_frames = static_cast<uint32_t>(std::lround(options_.smooth_ms * sample_rate_ / 1000.0));
+    cfg.pan_law_db = options_.pan_law_db;
     core_ = std::make_unique<AudioCore>(*segment_, cfg);
     loader_ = std::make_unique<Loader>(*core_, options_.max_file_bytes, options_.allowed_dirs);
     loudness_ = std::make_unique<LoudnessMeter>(*core_, sample_rate_);

@@ -25,6 +25,7 @@ struct EngineOptions {
     uint32_t slots = 32;
     bool slot_outs = false;
     double declick_ms = 2.0;
+    double pan_law_db = -3.0;   // --pan-law: mono sources' gain at centre (0, -3, -4.5, -6)
     uint64_t max_file_bytes = uint64_t{1} << 30;  // decoded size cap per file
     bool verbose = false;
     std::vector<std::string> allowed_dirs;  // --allow-dir: where loads may read (empty = anywhere)

@@ -1,5 +1,6 @@
 // looprigd: the looprig engine, one JACK client.
 #include "engine.hpp"
+#include "rt/dsp.hpp"
 
 #include <fmt/format.h>
 
@@ -15,6 +16,9 @@ const char* kUsage = R"(usage: looprigd [options]
   --slots N           number of loop slots, 1..1024 (default: 32)
   --slot-outs         register a stereo JACK output pair per slot
   --declick-ms MS     start/stop/mute/gain ramp in ms, 0 = exact (default: 2)
+  --pan-law DB        pan law of mono sources, their gain at centre: 0, -3, -4.5 or -6
+                      (default: -3, constant power); stereo sources always pan as a
+                      balance, unity at centre
   --max-file-mb MB    refuse files whose decoded audio exceeds MB (default: 1024)
   --allow-dir DIR     loads may only read files inside DIR (symlinks and '..' resolved);
                       repeat for several folders (default: any absolute path)
@@ -71,6 +75,9 @@ int main(int argc, char** argv) {
             options.slots = static_cast<uint32_t>(n);
         } else if (arg == "--slot-outs") {
             options.slot_outs = true;
+        } else if (arg == "--pan-law") {
+            options.pan_law_db = parse_number(arg, value());
+            if (!looprig::dsp::valid_pan_law(options.pan_law_db)) usage_error("--pan-law must be 0, -3, -4.5 or -6");
         } else if (arg == "--declick-ms") {
             options.declick_ms = parse_number(arg, value());
             if (!(options.declick_ms >= 0 && options.declick_ms <= 100)) usage_error("--declick-ms must be 0..100");

@@ -41,7 +41,7 @@ struct CoreHarness {
     std::vector<float> bus[kBuses][2];
 
     explicit CoreHarness(uint32_t slots = 8, uint32_t declick = 0, uint64_t start_frame = 1000,
-                         uint32_t smooth = 960)
+                         uint32_t smooth = 960, double pan_law_db = -3.0)
         : frame(start_frame) {
         static int counter = 0;
         segment = shm::Segment::create("unit-core-" + std::to_string(getpid()) + "-" + std::to_string(counter++), slots);
@@ -49,6 +49,7 @@ struct CoreHarness {
         cfg.slot_count = slots;
         cfg.declick_frames = declick;
         cfg.smooth_frames = smooth;
+        cfg.pan_law_db = pan_law_db;
         core = std::make_unique<AudioCore>(*segment, cfg);
         lr_client_slot* c = segment->client(0);
         c->owner_pid = static_cast<uint32_t>(getpid());

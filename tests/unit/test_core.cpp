@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <chrono>
 #include <random>
@@ -82,10 +83,51 @@ TEST_CASE("gain and pan follow the documented laws") {
     h.send(LR_CMD_PAN, 0, -0.5);
     h.run(4);
     double pl = 0, pr = 0;
-    dsp::pan_gains(-0.5, &pl, &pr);
+    dsp::pan_gains(-0.5, 2, -3.0, &pl, &pr);  // a stereo source: balance
     const double g = dsp::db_to_gain(-6.0);
     CHECK(h.out_l[200] == doctest::Approx(0.5 * g * pl).epsilon(1e-6));
     CHECK(h.out_r[200] == doctest::Approx(0.25 * g * pr).epsilon(1e-6));
+}
+
+TEST_CASE("a stereo loop at the default settings reaches the master and its slot outs bit-identical") {
+    CoreHarness h(2, 64, 1000);  // with the default 2 ms-ish declick: the ramp ends, then unity
+    const auto xl = noise(997, 3), xr = noise(997, 4);
+    h.install(0, make_sample(xl, xr));
+    h.send(LR_CMD_PLAY, 0);
+    h.run(40);
+    const uint64_t start = 1000;
+    std::size_t exact = 0;
+    for (uint64_t f = start + 64; f < h.frame; ++f) {
+        const std::size_t k = (f - start) % xl.size();
+        REQUIRE(h.out_l[f] == xl[k]);  // exactly, not approximately
+        REQUIRE(h.out_r[f] == xr[k]);
+        REQUIRE(h.slot_l[0][f] == xl[k]);
+        REQUIRE(h.slot_r[0][f] == xr[k]);
+        ++exact;
+    }
+    CHECK(exact > 2000);
+    // Panned right: the right channel stays exact, the left falls by cos(p pi / 2).
+    h.send(LR_CMD_PAN, 0, 0.5);
+    h.run(8);
+    const uint64_t f = h.frame - 1;
+    const std::size_t k = (f - start) % xl.size();
+    CHECK(h.out_r[f] == xr[k]);
+    CHECK(h.out_l[f] == doctest::Approx(xl[k] * std::sqrt(0.5)).epsilon(1e-6));
+}
+
+TEST_CASE("a mono loop follows the selected pan law at centre") {
+    for (const double law : {0.0, -3.0, -4.5, -6.0}) {
+        CAPTURE(law);
+        CoreHarness h(1, 0, 1000, 960, law);
+        h.install(0, make_sample(std::vector<float>(50, 0.5f)));
+        h.send(LR_CMD_PLAY, 0);
+        h.run(4);
+        double l = 0, r = 0;
+        dsp::pan_gains(0.0, 1, law, &l, &r);
+        CHECK(h.out_l[h.frame - 1] == doctest::Approx(0.5 * l).epsilon(1e-6));
+        CHECK(h.out_r[h.frame - 1] == doctest::Approx(0.5 * r).epsilon(1e-6));
+        CHECK(20 * std::log10(l) == doctest::Approx(law == 0.0 ? 0.0 : law).epsilon(0.02));
+    }
 }
 
 TEST_CASE("mute and solo") {
@@ -506,4 +548,55 @@ TEST_CASE("a pitch change is heard within 50 ms, before its render arrives") {
     for (uint64_t f = at - 2400; f < at; ++f) e0 += double(h.out_l[f]) * h.out_l[f];
     for (uint64_t f = at + 960; f < at + 2400; ++f) e1 += double(h.out_l[f]) * h.out_l[f];
     CHECK(std::fabs(10 * std::log10((e1 / 1440) / (e0 / 2400))) < 3.0);
+}
+
+TEST_CASE("a batch of commands (LR_CMD_F_BATCH) is read in one period, past the per-period budget") {
+    CoreHarness h(2, 0, 1000);
+    h.install(0, make_sample(noise(100, 7)));
+    h.run(1);
+    // A second client place that fills most of the period's budget with pings.
+    lr_client_slot* other = h.segment->client(1);
+    other->owner_pid = static_cast<uint32_t>(getpid());
+    other->state = LR_CLIENT_ACTIVE;
+    shm::RingProducer<lr_command> other_commands(&other->cmd, other->commands, LR_CMD_RING_SIZE);
+    uint32_t other_id = 1;
+    // Twice, so that each client is read first once (the engine rotates which goes first).
+    for (int round = 0; round < 2; ++round) {
+        CAPTURE(round);
+        for (int k = 0; k < 40; ++k) {
+            lr_command c{};
+            c.id = other_id++;
+            c.type = LR_CMD_PING;
+            REQUIRE(other_commands.push(c));
+        }
+        std::vector<uint32_t> ids;
+        for (int k = 0; k < 40; ++k) {  // gain changes of one batch: all on one frame
+            lr_command* c = h.commands.claim();
+            REQUIRE(c != nullptr);
+            *c = lr_command{};
+            c->id = h.next_id++;
+            c->type = LR_CMD_GAIN;
+            c->slot = 0;
+            c->value[0] = -0.1 * k;
+            c->flags = k + 1 < 40 ? LR_CMD_F_BATCH : 0;
+            ids.push_back(c->id);
+            h.commands.stage();
+        }
+        h.commands.publish();
+        const uint64_t period_start = h.frame;
+        h.run(1);
+        std::size_t acked = 0;
+        for (const lr_event& e : h.drain()) {
+            if (std::find(ids.begin(), ids.end(), e.id) == ids.end()) continue;
+            CHECK(e.type == LR_EVT_ACK);
+            CHECK(e.frame == period_start);
+            ++acked;
+        }
+        CHECK(acked == ids.size());  // all 40 in this period (80 commands > the budget of 64)
+        h.run(2);                    // the other client's rest
+        h.drain();
+        lr_event e{};
+        shm::RingConsumer<lr_event> other_events(&other->evt, other->events, LR_EVT_RING_SIZE);
+        while (other_events.pop_into(&e)) {}
+    }
 }

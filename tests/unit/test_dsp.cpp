@@ -19,21 +19,68 @@ TEST_CASE("dB to gain") {
     CHECK(dsp::db_to_gain(20.0) == doctest::Approx(10.0));
 }
 
-TEST_CASE("pan law: constant power, -3 dB at centre") {
+TEST_CASE("mono pan law -3 dB: constant power") {
     double l = 0, r = 0;
-    dsp::pan_gains(0.0, &l, &r);
+    dsp::pan_gains(0.0, 1, -3.0, &l, &r);
     CHECK(l == doctest::Approx(std::sqrt(0.5)));
     CHECK(r == doctest::Approx(std::sqrt(0.5)));
-    dsp::pan_gains(-1.0, &l, &r);
+    dsp::pan_gains(-1.0, 1, -3.0, &l, &r);
     CHECK(l == doctest::Approx(1.0));
     CHECK(std::fabs(r) < 1e-12);
-    dsp::pan_gains(1.0, &l, &r);
+    dsp::pan_gains(1.0, 1, -3.0, &l, &r);
     CHECK(std::fabs(l) < 1e-12);
     CHECK(r == doctest::Approx(1.0));
     for (double p = -1.0; p <= 1.0; p += 0.125) {
-        dsp::pan_gains(p, &l, &r);
+        dsp::pan_gains(p, 1, -3.0, &l, &r);
         CHECK(l * l + r * r == doctest::Approx(1.0));
     }
+}
+
+TEST_CASE("mono pan laws: the named gain at centre, unity at the near end, silence at the far end") {
+    for (const double law : {0.0, -3.0, -4.5, -6.0}) {
+        CAPTURE(law);
+        CHECK(dsp::valid_pan_law(law));
+        double l = 0, r = 0;
+        dsp::pan_gains(0.0, 1, law, &l, &r);
+        const double want = law == -3.0 ? -3.0103 : law == -6.0 ? -6.0206 : law == -4.5 ? -4.5154 : 0.0;
+        CHECK(20 * std::log10(l) == doctest::Approx(want).epsilon(1e-4));
+        CHECK(l == r);
+        dsp::pan_gains(1.0, 1, law, &l, &r);
+        CHECK(std::fabs(l) < 1e-12);
+        CHECK(r == doctest::Approx(1.0));
+        dsp::pan_gains(-1.0, 1, law, &l, &r);
+        CHECK(l == doctest::Approx(1.0));
+        CHECK(std::fabs(r) < 1e-12);
+    }
+    double l = 0, r = 0;
+    for (double p = -1.0; p <= 1.0; p += 0.125) {  // -6 dB: constant amplitude
+        dsp::pan_gains(p, 1, -6.0, &l, &r);
+        CHECK(l + r == doctest::Approx(1.0));
+    }
+    CHECK_FALSE(dsp::valid_pan_law(-2.0));
+    CHECK_FALSE(dsp::valid_pan_law(std::nan("")));
+}
+
+TEST_CASE("stereo sources pan as a balance: exactly unity at centre, one side lowered at a time") {
+    for (const double law : {0.0, -3.0, -4.5, -6.0}) {
+        double l = 0, r = 0;
+        dsp::pan_gains(0.0, 2, law, &l, &r);
+        CHECK(l == 1.0);  // exactly: a centred stereo file is bit-identical at the master
+        CHECK(r == 1.0);
+    }
+    double l = 0, r = 0;
+    for (double p = 0.0; p <= 1.0; p += 0.125) {
+        dsp::pan_gains(p, 2, -3.0, &l, &r);
+        CHECK(r == 1.0);
+        CHECK(l == doctest::Approx(std::cos(p * M_PI / 2)));
+        dsp::pan_gains(-p, 2, -3.0, &l, &r);
+        CHECK(l == 1.0);
+        CHECK(r == doctest::Approx(std::cos(p * M_PI / 2)));
+    }
+    dsp::pan_gains(0.5, 2, -3.0, &l, &r);
+    CHECK(20 * std::log10(l) == doctest::Approx(-3.0103).epsilon(1e-4));  // -3 dB half way
+    dsp::pan_gains(1.0, 2, -3.0, &l, &r);
+    CHECK(std::fabs(l) < 1e-12);
 }
 
 TEST_CASE("ramp: reaches its target exactly after n frames; 0 frames jumps") {
@@ -178,6 +225,39 @@ TEST_CASE("frame clock: JACK's 32-bit frame time extended across its wrap") {
     CHECK(c2.extend(384u - 128u) == (uint64_t{1} << 32) + 256);
     // A skipped cycle still advances by the frames that passed.
     CHECK(c2.extend(1024u) == (uint64_t{1} << 32) + 1024);
+    CHECK(c2.offset() == 0);  // no reconnection yet: the timeline is JACK's frame time
+}
+
+TEST_CASE("frame clock: after a JACK restart the timeline continues right after the last period") {
+    // Played up to frame 720000 (15 s at 48 kHz) on the first server, whose
+    // counter was at 720000 too; the new server's counter starts near 0.
+    rt::FrameClock clock;
+    CHECK(clock.extend(719744u) == 719744);
+    clock.resume_at(719744 + 256);
+    CHECK(clock.extend(262144u) == 720000);  // not 2^32 + 262144 (the old rule) nor back to 262144
+    CHECK(clock.extend(262400u) == 720256);
+    CHECK(clock.offset() == 720000 - 262144);
+    // JACK frame = (timeline - offset) mod 2^32, both ways.
+    CHECK(static_cast<uint32_t>(720256 - clock.offset()) == 262400u);
+    // A skipped cycle on the new server still advances by the frames that passed.
+    CHECK(clock.extend(262400u + 1024u) == 720256 + 1024);
+
+    // The new server's counter may be ahead of the timeline (it ran long before
+    // the engine came back): the offset wraps, the timeline still continues.
+    rt::FrameClock late;
+    CHECK(late.extend(1000u) == 1000);
+    late.resume_at(1256);
+    CHECK(late.extend(0xFFFFFF00u) == 1256);
+    CHECK(late.extend(0x00000000u) == 1256 + 256);  // JACK's counter wrapped, the timeline did not
+    CHECK(static_cast<uint32_t>(1256 + 256 - late.offset()) == 0u);
+
+    // A second restart continues again; resume_at before the first period changes nothing.
+    clock.resume_at(720256 + 1024 + 256);
+    CHECK(clock.extend(5u) == 720256 + 1024 + 256);
+    rt::FrameClock fresh;
+    fresh.resume_at(99);
+    CHECK(fresh.extend(7u) == 7);
+    CHECK(fresh.offset() == 0);
 }
 
 #include "musical_grid.hpp"

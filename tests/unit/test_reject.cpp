@@ -189,7 +189,7 @@ std::vector<Row> build_rows() {
         lr_command k = c;
         k.id = 0;
         add(n + " id 0", k, LR_E_BAD_MESSAGE);
-        for (uint16_t f : {uint16_t{2}, uint16_t{0x8000}, uint16_t{0xFFFF}}) {
+        for (uint16_t f : {uint16_t{4}, uint16_t{0x8000}, uint16_t{0xFFFF}}) {
             k = c;
             k.flags = f;
             add(n + " flags " + std::to_string(f), k, LR_E_BAD_MESSAGE);

@@ -301,6 +301,7 @@ struct AudioCore::Impl {
     LoudnessBlock loudness_block;      // filling; handed over when full
     uint32_t loudness_dropped = 0;
     uint32_t declick_frames = 0;
+    double pan_law_db = -3.0;      // mono sources' pan law (centre gain, dB)
     uint32_t client_cursor = 0;
     uint64_t period = 0;
     uint64_t frame0 = 0;           // first frame of the current period
@@ -320,7 +321,8 @@ struct AudioCore::Impl {
           slot_params(seg.slot_params()),
           slots(cfg.slot_count),
           schedule(cfg.schedule_capacity),
-          declick_frames(cfg.declick_frames) {
+          declick_frames(cfg.declick_frames),
+          pan_law_db(cfg.pan_law_db) {
         scratch[0].assign(cfg.max_frames, 0.0f);
         scratch[1].assign(cfg.max_frames, 0.0f);
         shift_storage.assign(static_cast<std::size_t>(cfg.slot_count) * 2 * kShiftWindow, 0.0f);
@@ -642,7 +644,7 @@ struct AudioCore::Impl {
         const bool audible = !s.mute && (!any_soloed_now || s.solo);
         const double g = audible ? dsp::db_to_gain(s.gain_db) : 0.0;
         double pl = 0, pr = 0;
-        dsp::pan_gains(s.pan, &pl, &pr);
+        dsp::pan_gains(s.pan, s.sample ? s.sample->channels : 2, pan_law_db, &pl, &pr);
         s.gain[0].set(static_cast<float>(g * pl), declick_frames);
         s.gain[1].set(static_cast<float>(g * pr), declick_frames);
         s.audible.set(audible ? 1.0f : 0.0f, declick_frames);
@@ -1016,6 +1018,7 @@ struct AudioCore::Impl {
                 std::memcpy(s.info.name, fresh->name, sizeof s.info.name);
                 s.info_dirty = true;
                 update_loop_beats(s);
+                update_gain_targets(s, any_solo());  // the pan law follows the source's channels
                 if (s.main.active() && !s.main.releasing && !s.main.grid_locked && s.loop_beats == 0.0) {
                     // Swap what plays, keeping the slot's place on its grid.
                     const uint64_t origin = s.main.origin;

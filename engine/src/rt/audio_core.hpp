@@ -90,6 +90,7 @@ struct CoreConfig {
     uint32_t schedule_capacity = 4096;
     uint32_t smooth_frames = 960;   // ramp of mixer/effect params (20 ms at 48 kHz)
     double max_delay_seconds = 10.0;  // the delay effect's longest time
+    double pan_law_db = -3.0;       // mono sources' pan law: gain at centre (0, -3, -4.5, -6)
 };
 
 /// Output buffers for one period; any but the master may be null (not registered).
