@@ -29,10 +29,15 @@ __all__ = [
     "library_candidates",
     "header_paths",
     "cdef_source",
+    "installed_dirs",
     "LIB_NAME",
+    "SONAME",
 ]
 
 LIB_NAME = "liblooprig-shm.so"
+#: The library's soname (meson.build: looprig_shm_soversion). Installed
+#: systems may have only this name (the unversioned .so is for linking).
+SONAME = "liblooprig-shm.so.0"
 HEADERS = ("shm_layout.h", "shm_client.h")
 
 _PKG_DIR = Path(__file__).resolve().parent
@@ -56,6 +61,34 @@ def repo_root() -> Optional[Path]:
         if (root / "shm" / "include" / "looprig").is_dir():
             return root
     return None
+
+
+def installed_dirs(kind: str) -> List[Path]:
+    """Where ``meson install`` put the engine (``"bin"``) or the library (``"lib"``).
+
+    Only a meson-installed package knows (its generated ``looprig/_paths.py``);
+    for a checkout or a pip install this is empty.
+
+    Parameters
+    ----------
+    kind : str
+        ``"bin"`` or ``"lib"``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        First the directory relative to this installed package (right for a
+        tree installed under ``DESTDIR`` or moved as a whole), then the
+        configured absolute one when it differs.
+    """
+    try:
+        from . import _paths  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    rel = getattr(_paths, "%sDIR_FROM_PYTHONDIR" % kind.upper())
+    absolute = Path(getattr(_paths, "%sDIR" % kind.upper()))
+    here = Path(os.path.normpath(os.path.join(os.path.abspath(__file__), os.pardir, os.pardir, rel)))
+    return [here] if here == absolute else [here, absolute]
 
 
 def header_paths() -> Tuple[Path, Path]:
@@ -125,8 +158,9 @@ def library_candidates() -> List[Tuple[str, str]]:
     -------
     list of (str, str)
         ``(description, path_or_name)`` pairs: ``$LOOPRIG_LIB``, beside the
-        package, the source checkout's build directory, then the system
-        loader (``ldconfig`` / ``LD_LIBRARY_PATH``).
+        package, the source checkout's build directory, the library dir of
+        a meson install (this package's), then the system loader
+        (``ldconfig`` / ``LD_LIBRARY_PATH``, soname then unversioned name).
     """
     cands: List[Tuple[str, str]] = []
     env = os.environ.get("LOOPRIG_LIB")
@@ -136,9 +170,12 @@ def library_candidates() -> List[Tuple[str, str]]:
     root = repo_root()
     if root is not None:
         cands.append(("repository build dir", str(root / "build" / "shm" / LIB_NAME)))
+    for d in installed_dirs("lib"):
+        cands.append(("installed library dir", str(d / SONAME)))
+    cands.append(("system loader", SONAME))
     cands.append(("system loader", LIB_NAME))
     found = ctypes.util.find_library("looprig-shm")
-    if found and found != LIB_NAME:
+    if found and found not in (LIB_NAME, SONAME):
         cands.append(("system loader (find_library)", found))
     return cands
 
@@ -182,15 +219,27 @@ def get_lib() -> Any:
                 continue
             _lib, _lib_path = lib, cand
             return lib
-        hint = (
-            "set LOOPRIG_LIB to the full path of %s, or build it "
-            "(meson setup build && ninja -C build)" % LIB_NAME
-        )
-        if env_set:
-            hint = "LOOPRIG_LIB is set but does not name a loadable library"
+        hint = _not_found_hint(env_set)
         raise LibraryNotFound(
             "looprig: cannot load %s; looked in:\n%s\n%s" % (LIB_NAME, "\n".join(tried), hint)
         )
+
+
+def _not_found_hint(env_set: bool) -> str:
+    """What to do when the library was found nowhere (part of LibraryNotFound)."""
+    if env_set:
+        return "LOOPRIG_LIB is set but does not name a loadable library (unset it, or give the full path of %s)" % LIB_NAME
+    root = repo_root()
+    if root is not None:
+        if (root / "build" / "shm" / LIB_NAME).exists():
+            return ("build/shm/%s is there but did not load (the reason is above): rebuild it "
+                    "(tools/build.sh), or set LOOPRIG_LIB to a library that loads" % LIB_NAME)
+        return ("not built yet: run ./run-tests or tools/build.sh in %s (builds build/shm/%s); "
+                "if it is built elsewhere, set LOOPRIG_LIB to its full path" % (root, LIB_NAME))
+    return ("if the library is installed somewhere else, set LOOPRIG_LIB to its full path; otherwise "
+            "install it (meson install from a checkout, see README), or build the checkout "
+            "(./run-tests or tools/build.sh) before `pip install ./pyclient`, which then puts %s "
+            "beside the package" % LIB_NAME)
 
 
 def lib_path() -> Optional[str]:

@@ -386,7 +386,10 @@ def _with_msg(text: str, ev: Event) -> str:
 
 
 def find_engine_binary() -> List[str]:
-    """Candidate looprigd paths in lookup order: $LOOPRIGD, repo build dir, PATH."""
+    """Candidate looprigd paths in lookup order: $LOOPRIGD, repo build dir,
+    the bindir of a meson install (this package's), PATH."""
+    from ._ffi import installed_dirs
+
     cands = []
     env = os.environ.get("LOOPRIGD")
     if env:
@@ -394,6 +397,7 @@ def find_engine_binary() -> List[str]:
     root = repo_root()
     if root is not None:
         cands.append(str(root / "build" / "engine" / "looprigd"))
+    cands += [str(d / "looprigd") for d in installed_dirs("bin")]
     found = shutil.which("looprigd")
     cands.append(found if found else "looprigd (PATH)")
     return cands
