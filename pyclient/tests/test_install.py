@@ -1,7 +1,9 @@
 """``pip install ./pyclient`` in a venv, offline, then use it from outside the repo.
 
 The package's headers are symlinks into ``shm/include/looprig`` in the source
-tree; the installed package must contain real copies of them.
+tree; the installed package must contain real copies of them. A checkout that
+has built the library (``build/shm``) bundles it into the package (setup.py),
+so that package needs no ``LOOPRIG_LIB``.
 """
 
 from __future__ import annotations
@@ -22,21 +24,29 @@ _IGNORE = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "*.so", "
 
 # meson test sets LD_LIBRARY_PATH to the build tree: drop it too, or "no library" finds one.
 def _clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LOOPRIG_LIB", "PYTHONHOME", "LD_LIBRARY_PATH")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "LOOPRIG_LIB", "LOOPRIG_BUILD_DIR", "PYTHONHOME", "LD_LIBRARY_PATH")}
     env.update(extra)
     return env
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    """A venv with looprig pip-installed from a copy of the source tree (symlinks kept)."""
-    root = tmp_path_factory.mktemp("install")
+def _pip_install(root: Path, with_built_library: bool) -> dict:
+    """A venv with looprig pip-installed from a copy of the source tree (symlinks
+    kept); with_built_library: the copy has a built build/shm/liblooprig-shm.so*
+    as a checkout has after ./run-tests (the real one, linked like meson does)."""
     src = root / "src"
     # Same relative layout as the repository, so the header symlinks resolve.
     shutil.copytree(REPO / "pyclient", src / "pyclient", symlinks=True, ignore=_IGNORE)
     shutil.copytree(REPO / "shm" / "include", src / "shm" / "include")
     inc = src / "pyclient" / "looprig" / "include"
     assert (inc / "shm_layout.h").is_symlink() and (inc / "shm_client.h").is_symlink()
+    if with_built_library:
+        lib = require_library().resolve()
+        shm = src / "build" / "shm"
+        shm.mkdir(parents=True)
+        shutil.copy2(lib, shm / lib.name)
+        if lib.name != "liblooprig-shm.so":
+            os.symlink(lib.name, shm / "liblooprig-shm.so")
     venv = root / "venv"
     subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
@@ -52,6 +62,18 @@ def venv(tmp_path_factory):
         stdout=subprocess.PIPE, text=True, check=True, cwd=str(root), env=_clean_env(),
     ).stdout.strip()
     return {"root": root, "python": py, "site": Path(site), "bin": venv / "bin"}
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """pip install from a checkout that has not built the library."""
+    return _pip_install(tmp_path_factory.mktemp("install"), with_built_library=False)
+
+
+@pytest.fixture(scope="module")
+def venv_built(tmp_path_factory):
+    """pip install from a checkout that has built the library."""
+    return _pip_install(tmp_path_factory.mktemp("install-built"), with_built_library=True)
 
 
 def test_installed_headers_are_real_copies(venv):
@@ -104,6 +126,24 @@ def test_no_library_is_a_clear_error(venv):
     assert r.returncode != 0
     assert "cannot load liblooprig-shm.so" in r.stderr and "beside the package" in r.stderr
     assert "repository build dir" not in r.stderr  # an installed package is not a checkout
+    assert "system loader: liblooprig-shm.so.0" in r.stderr  # a meson-installed library (soname) is looked for
+    assert "set LOOPRIG_LIB" in r.stderr and "before `pip install ./pyclient`" in r.stderr
+    assert "meson setup build && ninja -C build" not in r.stderr  # not "build it" when that is not the cause
+
+
+def test_built_library_is_bundled_and_found_without_LOOPRIG_LIB(venv_built, engine):
+    bundled = venv_built["site"] / "looprig" / "liblooprig-shm.so"
+    assert bundled.is_file() and not bundled.is_symlink()
+    assert bundled.read_bytes() == require_library().resolve().read_bytes()
+    r = _run(venv_built, _PROBE % engine.name)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["lib"] == str(bundled) and d["frame"] > 0
+    r = subprocess.run([str(venv_built["bin"] / "looprig"), "--name", engine.name, "--json", "ping"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(venv_built["root"]),
+                       env=_clean_env())
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ok"] is True
 
 
 def test_console_script_and_module(venv, engine):
