@@ -61,6 +61,15 @@ def _slot(s: str) -> int:
         raise argparse.ArgumentTypeError("slot must be an integer, got %r" % s) from None
 
 
+def _slot_or_all(s: str) -> Any:
+    if s.strip().lower() == "all":
+        return "all"
+    try:
+        return int(s, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError("slot must be an integer or 'all', got %r" % s) from None
+
+
 def _frame(s: str) -> int:
     try:
         v = int(s, 10)
@@ -196,9 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("unload", "empty a slot")
     s.add_argument("slot", type=_slot)
 
-    for name, verb in (("play", "start"), ("stop", "stop")):
-        s = add(name, "%s a slot (now, at a JACK frame, or quantized)" % verb)
-        s.add_argument("slot", type=_slot)
+    for name, verb, every in (("play", "start", "loaded"), ("stop", "stop", "playing")):
+        s = add(name, "%s one or more slots on the same frame (now, at a JACK frame, or quantized)" % verb,
+                usage="%%(prog)s SLOT [SLOT ...] | %%(prog)s all [--at FRAME] [--quantize Q]")
+        s.add_argument("slot", type=_slot_or_all, nargs="+", metavar="SLOT",
+                       help="slot number(s), or 'all' (every %s slot); several are sent as one batch"
+                            " and take effect on the same frame" % every)
         s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
         s.add_argument("--quantize", type=_quantize, default=None, metavar="Q",
                        help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)"
@@ -445,10 +457,12 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
     elif c == "unload":
         ev = rig.send("unload", slot, wait=True, timeout=timeout)
         out.emit(_with_msg("unload %d: at frame %d" % (slot, ev.frame), ev), _ev_json(ev))
-    elif c in ("play", "stop"):
+    elif c in ("play", "stop") and isinstance(slot, int):
         ev = rig.send(c, slot, at=args.at, quantize=args.quantize, wait=True, timeout=timeout)
         verb = "starts" if c == "play" else "stops"
         out.emit(_with_msg("%s %d: %s at frame %d" % (c, slot, verb, ev.frame), ev), _ev_json(ev))
+    elif c in ("play", "stop"):
+        return _play_stop_many(rig, out, args, timeout)
     elif c == "gain":
         ev = rig.send("gain", slot, value=args.db, at=args.at, wait=True, timeout=timeout)
         out.emit(_with_msg("gain %d: %g dB at frame %d" % (slot, args.db, ev.frame), ev), _ev_json(ev, db=_jf(args.db)))
@@ -502,6 +516,35 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
         out.emit("ping: engine frame %d, round trip %.2f ms" % (ev.frame, rtt), _ev_json(ev, rtt_ms=round(rtt, 3)))
     else:  # pragma: no cover
         raise AssertionError(c)
+    return EXIT_OK
+
+
+def _play_stop_many(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
+    """``play 0 1 2`` / ``stop all``: one batch, so all take effect on the same frame."""
+    c = args.command
+    spec = "all" if args.slot == ["all"] else args.slot
+    slots, events = rig._slot_batch(c, spec, args.at, args.quantize, timeout)
+    what = "%s %s" % (c, " ".join(str(x) for x in args.slot))
+    if not slots:
+        if c == "play":
+            raise LooprigError("play all: no slot is loaded")
+        out.emit("stop all: no slot is playing", {"ok": True, "command": c, "slots": [], "frame": None,
+                                                  "frames": [], "answers": []})
+        return EXIT_OK
+    frames = [ev.frame for ev in events]
+    same = all(f == frames[0] for f in frames)
+    verb = "start" if c == "play" else "stop"
+    if same:
+        text = "%s: %d slots %s at frame %d" % (what, len(slots), verb, frames[0])
+    else:
+        text = "%s: %s at frames %s" % (what, verb, ", ".join("%d@%d" % (s, f) for s, f in zip(slots, frames)))
+    if spec == "all":
+        text += " (slots %s)" % " ".join(map(str, slots))
+    notes = sorted({n for ev in events for n in re.findall(r"\(([^()]*)\)", ev.message)})
+    if notes:
+        text += " (%s)" % "; ".join(notes)
+    out.emit(text, {"ok": True, "command": c, "slots": slots, "frame": frames[0] if same else None,
+                    "frames": frames, "answers": [ev.to_dict() for ev in events]})
     return EXIT_OK
 
 
@@ -804,7 +847,12 @@ def parse_args(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.A
     _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
     sub = getattr(parser, "subcommands", {}).get(args.command, parser)
-    if args.command == "loop-tempo":
+    if args.command in ("play", "stop"):
+        if "all" in args.slot and len(args.slot) > 1:
+            sub.error("give slot numbers or 'all', not both")
+        if len(args.slot) == 1 and args.slot != ["all"]:
+            args.slot = args.slot[0]  # one slot: the single-command form
+    elif args.command == "loop-tempo":
         if args.bpm is None and args.beats is None:
             sub.error("give the loop's BPM, --beats N, or 'off'")
         if args.bpm is not None and args.beats is not None:

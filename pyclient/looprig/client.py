@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union, overload
 
 from . import meters as _meters
 from . import params as _params
@@ -35,6 +35,7 @@ from ._names import (
     TRANSPORT_MODES,
     QUANTIZE,
     SEND_ERRORS,
+    SLOT_STATES,
 )
 from .errors import (
     AttachError,
@@ -62,6 +63,7 @@ __all__ = [
     "LOAD_TIMEOUT",
     "PARAM_MARGIN_PERIODS",
     "STALL_SECONDS",
+    "BATCH_MAX",
 ]
 
 #: Default seconds to wait for a command's answer.
@@ -75,6 +77,8 @@ _VALUE_COUNT: int = dict(ffi.typeof("lr_command").fields)["value"].type.length
 #: ``frame_time + PARAM_MARGIN_PERIODS * buffer_size``, so they change in the
 #: same audio frame (1..2 periods from now).
 PARAM_MARGIN_PERIODS = 2
+#: Most commands in one batch (:meth:`Rig.send_batch`): ``LR_CMD_RING_SIZE``.
+BATCH_MAX: int = dict(ffi.typeof("lr_client_slot").fields)["commands"].type.length
 _STASH_MAX = 4096
 #: Seconds without a heartbeat (the engine runs no period) after which a call
 #: that waits on the engine raises :class:`EngineStalled` instead of waiting
@@ -93,6 +97,12 @@ _NOT_GIVEN: Any = object()  # send(): tells the effect-send form from the genera
 _UINT64_MAX = 2**64 - 1
 
 QuantizeSpec = Union[None, str, Tuple[str, int]]
+#: One slot, several slots, or ``"all"`` (see :meth:`Rig.play`).
+Slots = Union[Sequence[int], str]
+#: One command of a batch: ``(command, slot)``, ``(command, slot, value)`` or a
+#: mapping of :meth:`Rig.send`'s arguments (``command``, ``slot``, ``value``,
+#: ``text``, ``at``, ``quantize``).
+BatchItem = Union[Tuple[Any, ...], Mapping[str, Any]]
 
 
 def default_name() -> str:
@@ -853,13 +863,218 @@ class Rig:
         """Empty ``slot`` (it stops first). Returns the frame it takes effect at."""
         return self._do("unload", slot, timeout).frame
 
-    def play(self, slot: int, at: Optional[int] = None, quantize: QuantizeSpec = None, timeout: Optional[float] = None) -> int:
-        """Start ``slot`` from the loop start.
+    def send_batch(
+        self,
+        commands: Sequence[BatchItem],
+        *,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        wait: bool = False,
+        timeout: Optional[float] = None,
+        raise_on_error: bool = True,
+    ) -> Union[List[int], List[Event]]:
+        """Queue several commands as one batch: the engine reads them in one period.
+
+        The commands are written to the ring and published together
+        (``lr_client_send_batch``), with ``LR_CMD_F_BATCH`` on all but the
+        last, so the engine never sees part of a batch and handles all of it
+        in the same period: commands without ``at`` take effect on that
+        period's first frame, together; ``at``/``quantize`` are resolved in
+        that period, so equal specs give equal frames.
 
         Parameters
         ----------
-        slot : int
-            Slot index.
+        commands : sequence of tuple or mapping
+            Each ``(command, slot)``, ``(command, slot, value)`` or a mapping
+            with the keys of :meth:`send` (``command``, ``slot``, ``value``,
+            ``text``, ``at``, ``quantize``). At most :data:`BATCH_MAX`
+            (``LR_CMD_RING_SIZE``) commands.
+        at : int, optional
+            Frame for every command that gives none itself.
+        quantize : None, str or tuple, optional
+            Quantize for every command that gives none itself.
+        wait : bool
+            False: return the ids at once; True: wait for every answer and
+            return the events (in the order of ``commands``).
+        timeout : float, optional
+            Seconds to wait for room in the ring (the batch needs
+            ``len(commands)`` free places) and for the answers.
+        raise_on_error : bool
+            With ``wait``: after all answers are in, raise the first refusal
+            as :class:`CommandRejected` (default); else return it among the
+            events.
+
+        Returns
+        -------
+        list of int or list of Event
+            The command ids, or (``wait=True``) the answers.
+
+        Raises
+        ------
+        ValueError
+            An empty batch, more than :data:`BATCH_MAX` commands, or a bad
+            command (nothing is sent).
+        RingFull
+            The ring did not have room for the whole batch within the timeout
+            (nothing was sent).
+        CommandRejected, Timeout, EngineNotRunning, Detached
+        """
+        if len(commands) == 0:
+            raise ValueError("send_batch: no commands")
+        if len(commands) > BATCH_MAX:
+            raise ValueError("send_batch: %d commands, at most %d (LR_CMD_RING_SIZE) in one batch"
+                             % (len(commands), BATCH_MAX))
+        cmds = []
+        for item in commands:
+            if isinstance(item, Mapping):
+                kw = dict(item)
+                unknown = set(kw) - {"command", "slot", "value", "text", "at", "quantize"}
+                if unknown or "command" not in kw:
+                    raise ValueError("send_batch: bad command %r" % (item,))
+                cmds.append(self._build(kw["command"], kw.get("slot", 0), kw.get("value"), kw.get("text"),
+                                        kw.get("at", at), kw.get("quantize", quantize)))
+            else:
+                if not 2 <= len(item) <= 3:
+                    raise ValueError("send_batch: bad command %r: (command, slot[, value])" % (item,))
+                cmds.append(self._build(item[0], item[1], item[2] if len(item) > 2 else None, None, at, quantize))
+        timeout = self.timeout if timeout is None else float(timeout)
+        deadline = time.monotonic() + timeout
+        ids = self._push_batch(cmds, deadline, timeout)
+        if not wait:
+            return ids
+        return self._wait_all(ids, deadline, raise_on_error)
+
+    def _wait_all(self, ids: List[int], deadline: float, raise_on_error: bool = True) -> List[Event]:
+        """Every answer of ``ids``; the first refusal is raised once all are in."""
+        events = [self.wait(cid, max(0.0, deadline - time.monotonic()), raise_on_error=False) for cid in ids]
+        if raise_on_error:
+            for ev in events:
+                if not ev.ok:
+                    raise CommandRejected(ev.code, ev.code_name, ev.message, ev.slot, ev.command_name, ev.id)
+        return events
+
+    def _push_batch(self, cmds: List[Any], deadline: float, timeout: float) -> List[int]:
+        n = len(cmds)
+        arr = ffi.new("lr_command[]", n)
+        for i, c in enumerate(cmds):
+            arr[i] = c[0]
+        sleep = 0.0005
+        started = time.monotonic()
+        while True:
+            with self._lock:
+                client = self._check()
+                self._check_engine(None)
+                rc = int(self._lib.lr_client_send_batch(client, arr, n))
+                if rc == SEND_ERRORS["LR_SEND_FULL"]:
+                    self._drain()
+                    self._check_engine(time.monotonic() - started)
+            if rc > 0:
+                return [int(arr[i].id) for i in range(n)]
+            if rc == SEND_ERRORS["LR_SEND_DETACHED"]:
+                raise Detached("looprig: the engine reclaimed this client's place; attach again")
+            if rc == SEND_ERRORS["LR_SEND_TOO_LONG"]:
+                raise ValueError("command text longer than LR_TEXT_MAX (%d)" % TEXT_MAX)
+            if rc == SEND_ERRORS["LR_SEND_BAD_BATCH"]:
+                raise ValueError("send_batch: %d commands, 1..%d in one batch" % (n, BATCH_MAX))
+            if rc != SEND_ERRORS["LR_SEND_FULL"]:
+                raise LooprigError("looprig: lr_client_send_batch failed (%d)" % rc)
+            now = time.monotonic()
+            if now >= deadline:
+                with self._lock:
+                    note = self._stall_note()
+                raise RingFull(
+                    "looprig: command ring of engine %r had no room for a batch of %d within %.3g s (%s)"
+                    % (self.name, n, timeout, note)
+                )
+            time.sleep(min(sleep, max(0.0, deadline - now)))
+            sleep = min(sleep * 2, 0.005)
+
+    def resolve_slots(self, command: str, slots: Slots) -> List[int]:
+        """The slots a multi-slot :meth:`play` / :meth:`stop` addresses.
+
+        Parameters
+        ----------
+        command : {"play", "stop"}
+        slots : sequence of int or "all"
+            ``"all"``: for ``play`` every loaded slot, for ``stop`` every
+            playing slot (from a meter snapshot), in slot order.
+
+        Returns
+        -------
+        list of int
+
+        Raises
+        ------
+        ValueError
+            A slot given twice, not an integer, or a string other than ``"all"``.
+        """
+        if isinstance(slots, str):
+            if slots.strip().lower() != "all":
+                raise ValueError("%s: slots must be integers or 'all', got %r" % (command, slots))
+            m = self.meters()
+            want = SLOT_STATES["playing"] if command == "stop" else None
+            return [i for i in range(m.slot_count)
+                    if (int(m.state[i]) == want if want is not None else int(m.state[i]) != SLOT_STATES["empty"])]
+        out: List[int] = []
+        for s in slots:
+            if isinstance(s, bool):
+                raise ValueError("%s: slot must be an integer, got %r" % (command, s))
+            i = operator.index(s)
+            if i in out:
+                raise ValueError("%s: slot %d given twice" % (command, i))
+            out.append(i)
+        return out
+
+    def _slot_batch(self, command: str, slots: Slots, at: Optional[int], quantize: QuantizeSpec,
+                    timeout: Optional[float]) -> Tuple[List[int], List[Event]]:
+        """Play/stop several slots on one frame: (slots, answers)."""
+        targets = self.resolve_slots(command, slots)
+        if not targets:
+            return [], []
+        parse_quantize(quantize)  # a bad spec raises before anything is sent
+        m = self.meters()
+        for s in targets:
+            if not 0 <= s < m.slot_count:
+                code = ERRORS["LR_E_BAD_SLOT"]
+                raise CommandRejected(code, _error_name(code), "slot %d out of range (0..%d) (nothing sent)"
+                                      % (s, m.slot_count - 1), s, command, 0)
+            if command == "play" and int(m.state[s]) == SLOT_STATES["empty"]:
+                code = ERRORS["LR_E_NOT_LOADED"]
+                raise CommandRejected(code, _error_name(code), "slot %d is empty: load a file first (nothing sent)"
+                                      % s, s, command, 0)
+        timeout = self.timeout if timeout is None else float(timeout)
+        deadline = time.monotonic() + timeout
+        chunks = [targets[i:i + BATCH_MAX] for i in range(0, len(targets), BATCH_MAX)]
+        if len(chunks) > 1 and at is None:
+            # More than one ring: several batches, all on one frame far enough ahead.
+            self._check()
+            at = int(self._hdr.frame_time) + (PARAM_MARGIN_PERIODS + 2 * len(chunks)) * max(1, int(self._hdr.buffer_size))
+        ids: List[int] = []
+        for chunk in chunks:
+            ids += self._push_batch([self._build(command, s, None, None, at, quantize) for s in chunk],
+                                    deadline, timeout)
+        return targets, self._wait_all(ids, deadline)
+
+    @overload
+    def play(self, slot: int, at: Optional[int] = None, quantize: QuantizeSpec = None,
+             timeout: Optional[float] = None) -> int: ...
+
+    @overload
+    def play(self, slot: Slots, at: Optional[int] = None, quantize: QuantizeSpec = None,
+             timeout: Optional[float] = None) -> List[int]: ...
+
+    def play(self, slot: Union[int, Slots], at: Optional[int] = None, quantize: QuantizeSpec = None,
+             timeout: Optional[float] = None) -> Union[int, List[int]]:
+        """Start ``slot`` from the loop start, or several slots on the same frame.
+
+        Parameters
+        ----------
+        slot : int, sequence of int, or "all"
+            One slot; or several (``[0, 1, 2]``) / ``"all"`` (every loaded
+            slot), sent as one batch (:meth:`send_batch`) so that they start
+            on the same frame. Before anything is sent, every listed slot must
+            be in range and loaded (else :class:`CommandRejected`, ``(nothing
+            sent)``).
         at : int, optional
             Absolute JACK frame time to start at (else the next period).
         quantize : None, str or tuple, optional
@@ -868,14 +1083,34 @@ class Rig:
 
         Returns
         -------
-        int
-            JACK frame at which the slot starts (the ACK's frame).
+        int or list of int
+            JACK frame at which the slot starts (the ACK's frame); for several
+            slots one frame per slot, in the order given (slot order for
+            ``"all"``; ``[]`` if there is none).
         """
-        return self._do("play", slot, timeout, at=at, quantize=quantize).frame
+        if _is_one_slot(slot):
+            return self._do("play", slot, timeout, at=at, quantize=quantize).frame  # type: ignore[arg-type]
+        return [ev.frame for ev in self._slot_batch("play", slot, at, quantize, timeout)[1]]  # type: ignore[arg-type]
 
-    def stop(self, slot: int, at: Optional[int] = None, quantize: QuantizeSpec = None, timeout: Optional[float] = None) -> int:
-        """Stop ``slot``; same scheduling as :meth:`play`. Returns the stop frame."""
-        return self._do("stop", slot, timeout, at=at, quantize=quantize).frame
+    @overload
+    def stop(self, slot: int, at: Optional[int] = None, quantize: QuantizeSpec = None,
+             timeout: Optional[float] = None) -> int: ...
+
+    @overload
+    def stop(self, slot: Slots, at: Optional[int] = None, quantize: QuantizeSpec = None,
+             timeout: Optional[float] = None) -> List[int]: ...
+
+    def stop(self, slot: Union[int, Slots], at: Optional[int] = None, quantize: QuantizeSpec = None,
+             timeout: Optional[float] = None) -> Union[int, List[int]]:
+        """Stop ``slot``, or several slots on the same frame; scheduling as :meth:`play`.
+
+        ``slot`` may be a sequence of slots or ``"all"`` (every playing slot;
+        ``[]`` and nothing sent if none plays). Returns the stop frame, or one
+        per slot.
+        """
+        if _is_one_slot(slot):
+            return self._do("stop", slot, timeout, at=at, quantize=quantize).frame  # type: ignore[arg-type]
+        return [ev.frame for ev in self._slot_batch("stop", slot, at, quantize, timeout)[1]]  # type: ignore[arg-type]
 
     def gain(self, slot: int, db: float, at: Optional[int] = None, timeout: Optional[float] = None) -> int:
         """Set the gain of ``slot`` in dB (passed through: the engine validates)."""
@@ -1624,6 +1859,17 @@ def _bus_number(bus: Union[int, str]) -> int:
         if 1 <= n <= _params.SENDS:
             return n
     raise ValueError("unknown send bus %r: 1 or 'delay', 2 or 'reverb'" % (bus,))
+
+
+def _is_one_slot(slot: Any) -> bool:
+    """True for a single slot number (an int or anything with ``__index__``, not a str or sequence)."""
+    if isinstance(slot, (str, bytes)) or isinstance(slot, Sequence):
+        return False
+    try:
+        operator.index(slot)
+    except TypeError:
+        return not hasattr(slot, "__iter__")
+    return True
 
 
 def _mode_value(mode: Union[str, int]) -> int:

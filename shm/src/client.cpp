@@ -139,6 +139,29 @@ int64_t lr_client_send(lr_client* client, lr_command* cmd) {
     return cmd->id;
 }
 
+int64_t lr_client_send_batch(lr_client* client, lr_command* cmds, uint32_t n) {
+    if (!cmds || n == 0 || n > LR_CMD_RING_SIZE) return LR_SEND_BAD_BATCH;
+    for (uint32_t k = 0; k < n; ++k)
+        if (cmds[k].text_len > LR_TEXT_MAX) return LR_SEND_TOO_LONG;
+    if (!still_ours(client)) return LR_SEND_DETACHED;
+    // All or nothing: the engine must never see part of a batch.
+    if (client->commands.space() < n) return LR_SEND_FULL;
+    for (uint32_t k = 0; k < n; ++k) {
+        lr_command& cmd = cmds[k];
+        if (cmd.id == 0) {
+            cmd.id = client->next_id++;
+            if (client->next_id == 0) client->next_id = 1;
+        }
+        if (k + 1 < n) cmd.flags |= LR_CMD_F_BATCH;
+        else cmd.flags &= ~static_cast<uint32_t>(LR_CMD_F_BATCH);
+        lr_command* place = client->commands.claim();  // room was checked above
+        std::memcpy(place, &cmd, sizeof(lr_command));
+        client->commands.stage();
+    }
+    client->commands.publish();  // one release-store of the write index: the whole batch at once
+    return cmds[0].id;
+}
+
 int lr_client_poll(lr_client* client, lr_event* out) {
     for (;;) {
         const lr_event* ev = nullptr;

@@ -39,7 +39,8 @@ enum lr_attach_error {
 enum lr_send_error {
     LR_SEND_FULL = -1,            /* command ring full: poll events, retry */
     LR_SEND_DETACHED = -2,        /* this client's place was reclaimed */
-    LR_SEND_TOO_LONG = -3         /* text_len > LR_TEXT_MAX */
+    LR_SEND_TOO_LONG = -3,        /* text_len > LR_TEXT_MAX */
+    LR_SEND_BAD_BATCH = -4        /* lr_client_send_batch: n is 0 or more than LR_CMD_RING_SIZE */
 };
 
 /* Shared-memory object name for engine `engine_name` of the calling user:
@@ -64,6 +65,17 @@ int lr_client_index(const lr_client *client);
 /* Queue one command. id 0 gets the next id of this client. Returns the id
  * (> 0) or an lr_send_error. Wait-free, RT safe. */
 int64_t lr_client_send(lr_client *client, lr_command *cmd);
+
+/* Queue n commands (1..LR_CMD_RING_SIZE) as one batch: all are written,
+ * then the ring's write index is published once, so the engine sees all of
+ * them or none. LR_CMD_F_BATCH is set on all but the last (and cleared on the
+ * last); the engine reads a batch in one period, so commands of it without
+ * LR_CMD_F_AT take effect on the same frame (and at_frame/quantize, if given,
+ * are resolved in that period). Ids 0 get the next ids of this client, in
+ * order, and are written back into cmds. Returns the first command's id (> 0)
+ * or an lr_send_error; on any error nothing is sent (LR_SEND_FULL: fewer than
+ * n free places; poll events, retry). Wait-free, RT safe. */
+int64_t lr_client_send_batch(lr_client *client, lr_command *cmds, uint32_t n);
 
 /* Copy the next event to out. Returns 1 if there was one, 0 if not.
  * Wait-free, RT safe. */
