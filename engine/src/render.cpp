@@ -401,6 +401,10 @@ RenderResult render_loop(const Sample& source, const RenderSpec& spec) {
             o[c] = dst + (T - span);
         }
         join_cycles(a, b, o, span, fade);
+        // Rubber Band spreads an onset over a few ms, mostly before it; the cut
+        // puts the onset on the beat and that part at the cycle's end (up to
+        // the alignment's reach back).
+        out->pre_roll = static_cast<uint32_t>(std::min<uint64_t>(static_cast<uint64_t>(reach), T / 4));
         result.sample = std::move(out);
     } catch (const std::exception& e) {
         return failure(std::string("render failed: ") + e.what(), t0);

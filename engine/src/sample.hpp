@@ -16,6 +16,11 @@ struct Sample {
     uint64_t source_frames = 0;
     std::vector<float> left, right;      // right empty for mono
     char name[LR_SLOT_NAME_MAX] = {};
+    /// Frames at the end of the cycle that sound the start of frame 0's onset
+    /// (a render's transient smear, which its cut puts before the beat): a
+    /// fresh start with room for it plays them just before the start frame,
+    /// so the first pass sounds like every later one. 0 for loaded files.
+    uint32_t pre_roll = 0;
 
     /// Channel c (mono files read channel 0 for both). RT safe.
     const float* channel(int c) const { return (c == 1 && !right.empty()) ? right.data() : left.data(); }

@@ -550,9 +550,17 @@ def slot_port(engine_name: str, slot: int, side: str, slots: int) -> str:
     return f"{engine_name}:slot{slot:0{slot_port_width(slots)}d}_{side}"
 
 
-def pan_gains(p: float) -> tuple[float, float]:
+def pan_gains(p: float, channels: int = 1, law: float = -3.0) -> tuple[float, float]:
+    """Channel gains of pan p as the README states them: a stereo source
+    pans as a balance (unity at centre, the far side falls by cos(|p| pi/2));
+    a mono source by the pan law `law` (dB at centre: theta = (p+1) pi/4,
+    cos/sin to the power 1, 1.5, 2 for -3, -4.5, -6; 0 dB = the balance)."""
+    if channels == 2 or law == 0.0:
+        fall = math.cos(abs(p) * math.pi / 2.0)
+        return (fall if p > 0 else 1.0), (fall if p < 0 else 1.0)
+    k = {-3.0: 1.0, -4.5: 1.5, -6.0: 2.0}[law]
     th = (p + 1.0) * math.pi / 4.0
-    return math.cos(th), math.sin(th)
+    return math.cos(th) ** k, math.sin(th) ** k
 
 
 def db_to_lin(db: float) -> float:
@@ -813,6 +821,7 @@ class SlotModel:
         a = np.asarray(x, np.float64)
         if a.ndim == 2 and a.shape[1] == 1:
             a = a[:, 0]
+        self.channels = 1 if a.ndim == 1 else 2  # what the file holds: sets the pan law
         if a.ndim == 1:
             a = np.stack([a, a], axis=1)
         assert a.ndim == 2 and a.shape[1] == 2
@@ -884,7 +893,7 @@ def render(models: list[SlotModel], frames_abs: np.ndarray):
                 continue
             k = np.mod(f[i0:i1] - s["start"], m.L)
             g = db_to_lin(s["gain"])
-            gl, gr = pan_gains(s["pan"])
+            gl, gr = pan_gains(s["pan"], m.channels)
             out[0, i0:i1] = m.x[k, 0] * g * gl
             out[1, i0:i1] = m.x[k, 1] * g * gr
     master = np.sum(per, axis=0) if per else np.zeros((2, n))

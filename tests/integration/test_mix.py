@@ -58,7 +58,7 @@ def test_gain_and_pan_law(rig, capture, tmp_path, stereo):
             continue
         a, b = T + i * SEG, T + (i + 1) * SEG
         g = H.db_to_lin(db)
-        gl, gr = H.pan_gains(p)
+        gl, gr = H.pan_gains(p, model.channels)
         for side, want in ((0, g * gl), (1, g * gr)):
             r, n = measured_ratio(rec, side, lambda f: xm[(f - T) % L, side], a, b)
             assert n > SEG // 2

@@ -15,7 +15,7 @@ CAPTURE_SLOTS = [0, 1, 2, 3]
 # channel indices in the capture: master L/R = 0/1, then slot s -> 2+2i, 3+2i
 CH = {s: (2 + 2 * i, 3 + 2 * i) for i, s in enumerate(CAPTURE_SLOTS)}
 AHEAD = 14400  # 0.3 s: how far ahead scheduled commands are placed
-G0 = H.pan_gains(0.0)[0]  # centre pan: -3 dB on each side
+G0 = H.pan_gains(0.0)[0]  # mono source, centre pan: -3 dB on each side (stereo sources: unity)
 
 
 @pytest.fixture(autouse=True)
@@ -102,7 +102,7 @@ def test_stop_at_frame_gives_exact_zeros_and_play_restarts_from_loop_start(rig, 
     _, v, ok = rec.window(CH[2][0], S, T2)
     assert ok.sum() > 0.5 * (T2 - S) and np.all(v[ok] == 0.0)
     # frame S-1 is loop frame (S-1-T) % L, frame T2 is loop frame 0
-    for f, want in ((S - 1, x[(S - 1 - T) % L, 0] * G0), (T2, x[0, 0] * G0)):
+    for f, want in ((S - 1, x[(S - 1 - T) % L, 0]), (T2, x[0, 0])):  # stereo at centre: unity
         if rec.valid[f - rec.t0]:
             assert rec.data[CH[2][0], f - rec.t0] == pytest.approx(want, abs=1e-7)
 
@@ -255,9 +255,9 @@ def test_long_run_no_drift(rig, capture, tmp_path):
     fR, vR, okR = rec.window(CH[1][1], T + 17, end)
     y2r = np.full(P2, np.nan)
     y2r[ph[okR][::-1]] = vR[okR][::-1]
-    g = G0
     m1 = H.SlotModel(x1).play(T)
-    m2 = H.SlotModel(np.stack([y2 / g, y2r / g], 1)).play(T + 17)
+    # what slot 1 put out, as a stereo model (unity at centre: it plays y2 as it was captured)
+    m2 = H.SlotModel(np.stack([y2, y2r], 1)).play(T + 17)
     n = H.check_model(rec, [m1, m2], T - 2000, end, {0: CH[0], 1: CH[1]}, tol=2e-6,
                       what=f"{seconds:.0f} s run")
     assert n > 0.5 * (end - T)

@@ -600,3 +600,39 @@ TEST_CASE("a batch of commands (LR_CMD_F_BATCH) is read in one period, past the 
         while (other_events.pop_into(&e)) {}
     }
 }
+
+TEST_CASE("a stretched loop started on a later frame plays its render's pre-roll: the first pass sounds like every later one") {
+    CoreHarness h(2, 0, 0);
+    RenderWorker worker(*h.core, 48000, false);
+    // Two beats at 120 BPM with a click (a decaying noise burst) on each beat.
+    std::vector<float> x(48000, 0.0f);
+    const auto burst = noise(400, 21);
+    for (const std::size_t beat : {std::size_t{0}, std::size_t{24000}})
+        for (std::size_t i = 0; i < burst.size(); ++i) x[beat + i] = burst[i] * std::exp(-double(i) / 80.0);
+    h.install(0, make_sample(x, x));
+    send_timing(h, LR_CMD_LOOP_TEMPO, 0, 120.0);
+    h.send(LR_CMD_TEMPO, 0, 90.0);  // the render stretches 48000 -> 64000 frames
+    h.run(1);
+    for (int i = 0; i < 3000 && h.segment->slot_meters()[0].render != LR_RENDER_READY; ++i) {
+        h.run(1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    REQUIRE(h.segment->slot_meters()[0].render == LR_RENDER_READY);
+    const uint64_t start = h.frame + 64 * 20 + 7;
+    h.send(LR_CMD_PLAY, 0, 0, true, start);
+    h.run(2500);
+    const uint64_t cycle = 64000;
+    REQUIRE(h.segment->slot_meters()[0].start_frame == start);
+    // The 12 ms before the first downbeat and the downbeat itself, against the same stretch a cycle later.
+    double first = 0, later = 0, worst = 0;
+    for (uint64_t f = start - 576; f < start + 1000; ++f) {
+        first += double(h.out_l[f]) * h.out_l[f];
+        later += double(h.out_l[f + cycle]) * h.out_l[f + cycle];
+        worst = std::max(worst, std::fabs(double(h.out_l[f]) - h.out_l[f + cycle]));
+    }
+    INFO("first pass " << 10 * std::log10(first) << " dB, later " << 10 * std::log10(later) << " dB");
+    CHECK(10 * std::log10(first / later) == doctest::Approx(0.0).epsilon(0.01));
+    CHECK(worst < 1e-6);
+    // Nothing before the pre-roll.
+    for (uint64_t f = start - 2000; f < start - 576; ++f) REQUIRE(h.out_l[f] == 0.0f);
+}

@@ -125,6 +125,7 @@ struct Slot {
     dsp::Ramp gain[2];  // gain * pan law * audibility, per channel
     uint32_t pending_starts = 0;
     uint32_t pending_stops = 0;
+    uint64_t pre_roll_for = 0;  // the start frame the main voice is pre-rolling into (0 = none)
     bool grid_valid = false;  // for quantize slot:K
     uint64_t grid_origin = 0;
     Meter meter;
@@ -896,6 +897,7 @@ struct AudioCore::Impl {
             return;
         }
         rt::Action action{frame, 0, cmd.type, cmd.slot, cmd.value[0], cmd.param};
+        if (cmd.type == LR_CMD_PLAY) schedule_pre_roll(*s, cmd.slot, frame);
         if (frame > frame0) {
             if (!schedule.insert(action)) {
                 why << "schedule full (" << static_cast<uint64_t>(schedule.capacity()) << " pending actions)";
@@ -925,6 +927,34 @@ struct AudioCore::Impl {
         reply(client, cmd, LR_EVT_ACK, LR_OK, frame, message);
     }
 
+    /// A fresh start of a loop that plays a render: its pre-roll starts up to
+    /// pre_roll frames before `start` (as much as there is room for). RT safe.
+    void schedule_pre_roll(const Slot& s, int32_t slot, uint64_t start) {
+        const Sample* buffer = play_buffer(s);
+        if (!buffer || buffer->pre_roll == 0 || start <= frame0 || s.pending_starts > 0) return;
+        if (s.main.active() && !s.main.releasing) return;  // playing: a restart cuts in at `start`
+        const uint64_t lead = std::min<uint64_t>(buffer->pre_roll, start - frame0);
+        schedule.insert(rt::Action{start - lead, 0, rt::kActionPreRoll, slot, static_cast<double>(start), 0});
+        // (schedule full: no pre-roll, the start itself is what matters)
+    }
+
+    /// Start the main voice on `buffer` so that its frame 0 plays at `start`,
+    /// on the grid if the slot follows the master tempo. RT safe.
+    void start_voice_for(Slot& s, Sample* buffer, uint64_t now, uint64_t start) {
+        main_to_tail(s);
+        start_main(s, buffer, start);
+        if (s.loop_beats > 0.0) {
+            s.main.grid_locked = true;
+            s.main.beats = s.loop_beats;
+            // Following a stopped JACK transport there is no "now" on the
+            // grid: the loop is anchored at the song's start (beat 0), so once
+            // the transport rolls it plays what the position says, on the bars.
+            s.main.start_beat = paused ? 0.0 : grid.beat_at(start);
+        } else if (now < start) {
+            s.main.origin = start - buffer->frames;  // a cycle earlier: (f - origin) stays positive
+        }
+    }
+
     void note_scheduled(Slot& s, const rt::Action& a) {
         if (a.type == LR_CMD_PLAY) {
             ++s.pending_starts;
@@ -950,22 +980,32 @@ struct AudioCore::Impl {
         }
         Slot& s = slots[static_cast<uint32_t>(a.slot)];
         switch (a.type) {
-            case LR_CMD_PLAY:
+            case rt::kActionPreRoll: {
+                const auto start = static_cast<uint64_t>(a.value);
+                Sample* buffer = s.sample ? play_buffer(s) : nullptr;
+                if (!buffer || buffer->pre_roll == 0 || s.pending_starts == 0) break;  // unloaded, or the start was
+                if (s.main.active() && !s.main.releasing) break;                       // ... overtaken meanwhile
+                if (s.loop_beats == 0.0 && start < buffer->frames) break;  // no earlier cycle to anchor on
+                start_voice_for(s, buffer, a.frame, start);
+                s.pre_roll_for = start;
+                break;
+            }
+            case LR_CMD_PLAY: {
                 if (s.pending_starts) --s.pending_starts;
+                const uint64_t pre_rolled = s.pre_roll_for;
+                s.pre_roll_for = 0;
                 if (!s.sample) break;  // unloaded meanwhile
-                main_to_tail(s);
-                start_main(s, play_buffer(s), a.frame);
-                if (s.loop_beats > 0.0) {
-                    s.main.grid_locked = true;
-                    s.main.beats = s.loop_beats;
-                    // Following a stopped JACK transport there is no "now" on the
-                    // grid: the loop is anchored at the song's start (beat 0), so once
-                    // the transport rolls it plays what the position says, on the bars.
-                    s.main.start_beat = paused ? 0.0 : grid.beat_at(a.frame);
+                Sample* buffer = play_buffer(s);
+                if (pre_rolled == a.frame && s.main.active() && !s.main.releasing && s.main.sample == buffer) {
+                    // Sounding since its pre-roll, anchored on this frame: keep it.
+                    if (s.main.grid_locked) s.main.start_beat = paused ? 0.0 : grid.beat_at(a.frame);
+                } else {
+                    start_voice_for(s, buffer, a.frame, a.frame);
                 }
                 s.playing = true;
                 s.start_frame = a.frame;
                 break;
+            }
             case LR_CMD_STOP:
                 if (s.pending_stops) --s.pending_stops;
                 main_to_tail(s);
@@ -1097,36 +1137,55 @@ struct AudioCore::Impl {
         }
     }
 
-    /// Copy the slot's dry output into the shifter's delay lines. RT safe.
-    static void remember_dry(Slot& s, const float* l, const float* r, uint32_t n) {
-        if (n >= kShiftWindow) {  // only the newest window matters
-            l += n - kShiftWindow;
-            r += n - kShiftWindow;
-            n = kShiftWindow;
+    /// What the main voice played over frames [from, from + n), without its
+    /// envelope and without side effects (no ramp moves, nothing dropped);
+    /// a follower read at the present tempo. RT safe.
+    void peek_voice(const Voice& v, uint64_t from, uint32_t n, float* left, float* right) const {
+        const Sample& smp = *v.sample;
+        const uint64_t length = smp.frames;
+        const float* in[2] = {smp.channel(0), smp.channel(1)};
+        double pos = 0.0, step = 1.0;
+        if (v.grid_locked) {
+            const double cycle = v.beats * grid.frames_per_beat();
+            pos = voice_phase(v, from) * static_cast<double>(length);
+            step = static_cast<double>(length) / cycle;
+        } else {
+            pos = static_cast<double>((from - v.origin) % length);
         }
-        const uint32_t first = std::min(n, kShiftWindow - s.shift_write);
-        std::copy_n(l, first, s.shift_buf[0] + s.shift_write);
-        std::copy_n(r, first, s.shift_buf[1] + s.shift_write);
-        std::copy_n(l + first, n - first, s.shift_buf[0]);
-        std::copy_n(r + first, n - first, s.shift_buf[1]);
-        s.shift_write = (s.shift_write + n) & (kShiftWindow - 1);
+        const auto len = static_cast<int64_t>(length);
+        for (uint32_t i = 0; i < n; ++i) {
+            const double fl = std::floor(pos);
+            const auto i1 = static_cast<int64_t>(fl) % len;
+            const auto t = static_cast<float>(pos - fl);
+            const int64_t i0 = i1 == 0 ? len - 1 : i1 - 1;
+            const int64_t i2 = i1 + 1 == len ? 0 : i1 + 1;
+            const int64_t i3 = i2 + 1 == len ? 0 : i2 + 1;
+            left[i] = hermite(in[0][i0], in[0][i1], in[0][i2], in[0][i3], t);
+            right[i] = hermite(in[1][i0], in[1][i1], in[1][i2], in[1][i3], t);
+            pos += step;
+            if (pos >= static_cast<double>(length)) pos -= static_cast<double>(length);
+        }
     }
 
     /// While a render for a new pitch is being made, shift what plays by the
-    /// missing ratio so the change is heard at once. RT safe.
-    void interim_pitch(Slot& s, float* l, float* r, uint32_t n) {
+    /// missing ratio so the change is heard at once. A slot that needs no
+    /// shift costs nothing here: when one starts, the delay lines are filled
+    /// with what the voice played in the last window (read again from the
+    /// loop, once), instead of being kept filled all the time. RT safe.
+    void interim_pitch(Slot& s, uint64_t from, float* l, float* r, uint32_t n) {
         const Sample* playing = s.main.active() ? s.main.sample : nullptr;
         const double have = (playing && playing == s.render) ? s.render_pitch : 1.0;
         const double ratio = pitch_scale(s) / have;
         const bool on = s.mode == LR_MODE_STRETCH && s.render_needed && !s.render_ready && std::fabs(ratio - 1.0) > 1e-9;
+        const bool idle = s.shift_wet.value == 0.0f && !s.shift_wet.moving();
+        if (idle && !on) return;
+        if (idle) {  // starting: the last window of dry output, as the shifter would have kept it
+            if (playing && from >= kShiftWindow) peek_voice(s.main, from - kShiftWindow, kShiftWindow, s.shift_buf[0], s.shift_buf[1]);
+            else std::fill_n(s.shift_buf[0], 2 * kShiftWindow, 0.0f);  // (both lines are contiguous)
+            s.shift_write = 0;
+        }
         const float target = on ? 1.0f : 0.0f;
         if (s.shift_wet.target != target) s.shift_wet.set(target, 256);
-        if (s.shift_wet.value == 0.0f && !s.shift_wet.moving()) {
-            // Idle: keep the delay lines filled so a shift can start at once
-            // (two block copies per channel, not a per-frame loop).
-            remember_dry(s, l, r, n);
-            return;
-        }
         shift_pitch(s, l, r, n, ratio);
     }
 
@@ -1177,7 +1236,7 @@ struct AudioCore::Impl {
             // A stopped transport (follow mode) silences the followers; they resume on its position.
             if (s.main.active() && !(paused && s.main.grid_locked)) render_voice(s.main, from, n, l, r);
             if (s.tail.active() && !(paused && s.tail.grid_locked)) render_voice(s.tail, from, n, l, r);
-            interim_pitch(s, l, r, n);
+            interim_pitch(s, from, l, r, n);
             if (!s.eq.transparent()) {
                 s.eq.process(l, r, n);
                 s.eq_idle = false;

@@ -43,9 +43,9 @@ inline void balance_gains(double p, double* left, double* right) {
 /// left + right = 1); the 0 dB law is the balance. p in [-1, 1].
 inline void mono_pan_gains(double p, double centre_db, double* left, double* right) {
     if (centre_db == 0.0) return balance_gains(p, left, right);
-    // sin(theta) as cos(pi/2 - theta): both channels equal to the bit at centre.
-    const double c = std::cos((1.0 + p) * std::numbers::pi / 4.0);
-    const double s = std::cos((1.0 - p) * std::numbers::pi / 4.0);
+    const double theta = (p + 1.0) * std::numbers::pi / 4.0;
+    const double c = std::cos(theta);
+    const double s = p == 0.0 ? c : std::sin(theta);  // both channels equal to the bit at centre; 0 at the ends
     const double k = centre_db == -6.0 ? 2.0 : centre_db == -4.5 ? 1.5 : 1.0;
     *left = k == 1.0 ? c : std::pow(c, k);
     *right = k == 1.0 ? s : std::pow(s, k);

@@ -10,6 +10,10 @@ namespace looprig::rt {
 /// Commands may be scheduled at most this far ahead (about 24 h at 48 kHz).
 inline constexpr uint64_t kMaxScheduleAhead = uint64_t{1} << 32;
 
+/// Action type of the engine's own: start a fresh loop's pre-roll (see
+/// Sample::pre_roll); value = the start frame it leads into.
+inline constexpr uint32_t kActionPreRoll = 0x10000;
+
 struct Action {
     uint64_t frame = 0;
     uint64_t seq = 0;      // arrival order: equal frames apply in arrival order
