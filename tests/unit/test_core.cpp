@@ -636,3 +636,22 @@ TEST_CASE("a stretched loop started on a later frame plays its render's pre-roll
     // Nothing before the pre-roll.
     for (uint64_t f = start - 2000; f < start - 576; ++f) REQUIRE(h.out_l[f] == 0.0f);
 }
+
+TEST_CASE("loop-tempo on an empty slot says what will happen once a loop is loaded") {
+    CoreHarness h(2, 0, 0);
+    const uint32_t by_bpm = send_timing(h, LR_CMD_LOOP_TEMPO, 1, 120.0);
+    h.run(1);
+    const lr_event e = h.event_for(by_bpm);
+    CHECK(e.type == LR_EVT_ACK);
+    const std::string text = e.message;
+    CHECK(text.find("empty") != std::string::npos);
+    CHECK(text.find("will follow the master tempo") != std::string::npos);
+    CHECK(text.find("own tempo") == std::string::npos);
+    const uint32_t beats = send_timing(h, LR_CMD_LOOP_TEMPO, 1, 0.0, 8.0);
+    h.run(1);
+    CHECK(std::string(h.event_for(beats).message).find("8 beats") != std::string::npos);
+    h.install(1, make_sample(std::vector<float>(48000, 0.1f)));  // 1 s: 2 beats at 120 BPM ... declared 8 beats
+    const uint32_t after = send_timing(h, LR_CMD_LOOP_TEMPO, 1, 120.0);
+    h.run(1);
+    CHECK(std::string(h.event_for(after).message).find("follows the master tempo, 2 beats") != std::string::npos);
+}

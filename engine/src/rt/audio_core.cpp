@@ -808,7 +808,12 @@ struct AudioCore::Impl {
         }
         refresh_render(s, cmd.slot, frame0);
         why << rt::command_name(cmd.type) << " slot " << cmd.slot << ": ";
-        if (s.loop_beats > 0.0) why << "follows the master tempo, " << s.loop_beats << " beats";
+        if (!s.sample && s.declared_bpm > 0.0)
+            why << "empty; a loop loaded here will follow the master tempo (played at " << s.declared_bpm << " BPM)";
+        else if (!s.sample && s.declared_beats > 0.0)
+            why << "empty; a loop loaded here will follow the master tempo, " << s.declared_beats << " beats";
+        else if (!s.sample) why << "empty; a loop loaded here will play at its own tempo";
+        else if (s.loop_beats > 0.0) why << "follows the master tempo, " << s.loop_beats << " beats";
         else why << "plays at its own tempo";
         why << ", pitch " << s.pitch << " st, " << (s.mode == LR_MODE_VARISPEED ? "varispeed" : "stretch");
         if (s.render_needed && !s.render_ready) why << " (render pending)";
