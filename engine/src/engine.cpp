@@ -249,7 +249,11 @@ int Engine::process_callback(jack_nframes_t nframes, void* arg) {
         }
         self->core_->set_transport(t);
     }
-    self->core_->process(nframes, self->clock_.extend(jack_last_frame_time(self->client_)), out);
+    const uint64_t frame_time = self->clock_.extend(jack_last_frame_time(self->client_));
+    // Changes only on the first period after a reconnection; stored before
+    // process() publishes that period's frame time.
+    shm::store_release64(self->segment_->header()->jack_frame_offset, self->clock_.offset());
+    self->core_->process(nframes, frame_time, out);
     rt_guard::leave();
     return 0;
 }
@@ -384,9 +388,10 @@ int Engine::run() {
             }
             log(fmt::format("the JACK server went away ({}); keeping every loop and setting, "
                             "reconnecting when it is back", jack_lost_reason_));
-            // The timeline goes on after the last period (never backwards; see FrameClock).
-            clock_.resume_after(shm::load_acquire64(h->frame_time) + segment_->meter_header()->nframes);
-            drop_jack();
+            drop_jack();  // no period runs from here on
+            // The timeline continues right after the last period, whatever the
+            // new server's frame counter says (see FrameClock).
+            clock_.resume_at(shm::load_acquire64(h->frame_time) + segment_->meter_header()->nframes);
             jack_lost_.store(false);
             lost = true;
             next_try = std::chrono::steady_clock::now();

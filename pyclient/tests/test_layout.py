@@ -136,7 +136,7 @@ ABI2_ENTRIES = [
     "lr_slot_meter.peak_hold", "lr_slot_meter.group", "sizeof(lr_slot_meter)",
     "lr_meter_header.master_peak_hold", "lr_meter_header.lufs_momentary", "lr_meter_header.lufs_short_term",
     "lr_meter_header.lufs_integrated", "lr_meter_header.loudness_periods", "sizeof(lr_meter_header)",
-    "lr_header.mix_meter_offset", "lr_header.slot_params_offset", "lr_header.smooth_frames", "sizeof(lr_header)",
+    "lr_header.mix_meter_offset", "lr_header.slot_params_offset", "lr_header.smooth_frames", "lr_header.jack_frame_offset", "sizeof(lr_header)",
     "lr_command.param", "sizeof(lr_command)",
 ]
 

@@ -19,6 +19,7 @@ static_assert(offsetof(lr_client_slot, commands) % 64 == 0);
 static_assert(sizeof(lr_client_slot) % 64 == 0);
 static_assert(sizeof(lr_header) == 392);
 static_assert(offsetof(lr_header, heartbeat) % 8 == 0 && offsetof(lr_header, frame_time) % 8 == 0);
+static_assert(offsetof(lr_header, jack_frame_offset) == 288, "in what was reserved space");
 static_assert(sizeof(lr_meter_header) == 136);
 static_assert(sizeof(lr_slot_meter) == 96);
 static_assert(sizeof(lr_bus_meter) == 32);

@@ -129,6 +129,9 @@ def test_server_restart_engine_reconnects_with_its_loops(looprig_mod, tmp_path, 
         server.start()
         _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the restart")
         hb = rig.heartbeat
+        _wait_for(lambda: rig.heartbeat > hb + 2, 10, "periods after the reconnection")
+        _assert_timeline_continues(before, rig.meters(), server.rate)
+        hb = rig.heartbeat
         _wait_for(lambda: rig.heartbeat > hb + 50, 10, "periods after the reconnection")
         assert "reconnected" in engine.stderr()
         _wait_for(lambda: _jack_connections(server, engine.port("out_L")) == ["system:playback_1"], 5,
@@ -141,18 +144,18 @@ def test_server_restart_engine_reconnects_with_its_loops(looprig_mod, tmp_path, 
         assert int(after.start_frame[0]) == start0
         assert rig.param_value("hp-freq", slot=3) == 250.0 and rig.param_value("hp-on", slot=3) == 1.0
         assert after.frame_time > before.frame_time, "the timeline never goes back"
-        assert after.frame_time % 2**32 < 2**31, "low 32 bits follow the new server's frame time"
+        offset = int(rig.header.jack_frame_offset)
 
         cap = H.Capture(server, [H.slot_port(engine.name, 0, "L", 16)])
         try:
             rec = cap.record(1.0)
         finally:
             cap.close()
-        f64 = int(rig.frame_time)
-        base = f64 - (f64 % 2**32)   # 64-bit frame = base + JACK's 32-bit frame (no wrap in this test)
         f, y, ok = rec.window(0)
         assert ok.sum() > 0.5 * len(ok), "at least half a second captured"
-        want = ((base + f[ok].astype(np.int64) - start0) % L0) / L0 * 0.5 * H.pan_gains(0.0)[0]
+        # The engine's frame = JACK's frame time + jack_frame_offset (its published rule).
+        timeline = (f[ok].astype(np.uint64) + np.uint64(offset)).astype(np.int64)
+        want = ((timeline - start0) % L0) / L0 * 0.5 * H.pan_gains(0.0)[0]
         np.testing.assert_allclose(y[ok], want.astype(np.float32), atol=1e-6)
         # A command after the reconnection is answered as before.
         assert rig.gain(1, -3.0) > 0
@@ -160,3 +163,15 @@ def test_server_restart_engine_reconnects_with_its_loops(looprig_mod, tmp_path, 
     finally:
         engine.stop(check=True)
         server.stop()
+
+
+def _assert_timeline_continues(before, resumed, rate):
+    """The first meters on the restarted server continue the timeline from the
+    last ones on the old one: frame and beat moved on only by what JACK played
+    (well under a second here), not by the new server's counter."""
+    gap = int(resumed.frame_time) - int(before.frame_time)
+    assert 0 < gap < rate, (f"frame {int(before.frame_time)} before the loss, {int(resumed.frame_time)} "
+                            f"after the restart: the timeline must continue where it was")
+    beats = gap / rate * float(before.tempo_bpm) / 60.0
+    assert float(resumed.beat) == pytest.approx(float(before.beat) + beats, abs=1e-6), \
+        (float(before.beat), float(resumed.beat))

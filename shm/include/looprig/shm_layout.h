@@ -289,7 +289,7 @@ typedef struct lr_header {
     uint32_t buffer_size;
     uint32_t declick_frames;
     uint64_t heartbeat;       /* +1 every processed period */
-    uint64_t frame_time;      /* JACK frame time at the start of the current (or last) period; written first */
+    uint64_t frame_time;      /* frame time (the engine's timeline, PROTOCOL.md) at the start of the current (or last) period; written first */
     uint64_t heartbeat_usecs; /* CLOCK_MONOTONIC usecs: start, then end, of the latest period */
     uint64_t rt_violations;   /* allocations/locks caught on the audio thread (trap builds) */
     char jack_client_name[LR_NAME_MAX];
@@ -297,7 +297,10 @@ typedef struct lr_header {
     uint64_t mix_meter_offset;   /* lr_mix_meter */
     uint64_t slot_params_offset; /* lr_slot_params[slot_count] */
     uint32_t smooth_frames;   /* ramp of LR_CMD_PARAM changes */
-    uint32_t reserved[27];
+    uint32_t reserved0;
+    uint64_t jack_frame_offset; /* frame times minus JACK's (mod 2^64): 0 until the engine reconnects to a
+                                   restarted JACK server; JACK frame time = (frame - offset) mod 2^32 */
+    uint32_t reserved[24];
 } lr_header;
 
 /* Published every period under a sequence lock (seq odd while writing). */
