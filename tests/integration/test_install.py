@@ -203,3 +203,19 @@ def test_installed_cli_runs_the_installed_engine(inst, jack_server):
             pass
     assert rc == 0, "\n".join(lines)
     assert wav.exists()
+
+
+def test_package_goes_where_python3_looks_under_the_prefix(inst):
+    """After `meson install` a script anywhere can `import looprig` when the
+    interpreter reads a module directory under the prefix (Debian's python3:
+    /usr/local/lib/python3.X/dist-packages for /usr/local, not meson's
+    default /usr/local/lib/python3/dist-packages)."""
+    pydir = "/" + str(inst["pkg"].parent.relative_to(inst["dest"]))
+    prefix = pydir.split("/lib/")[0]
+    r = subprocess.run([PYTHON, "-c", "import sys, json; print(json.dumps(sys.path))"], env=clean_env(),
+                       capture_output=True, text=True, check=True, cwd=str(inst["work"]))
+    path = json.loads(r.stdout)
+    reads_prefix = [p for p in path if p.startswith(prefix + "/lib/") and p.endswith(("dist-packages", "site-packages"))]
+    if not reads_prefix:
+        pytest.skip(f"{PYTHON} reads no module directory under {prefix}")
+    assert pydir in path, (pydir, reads_prefix)
