@@ -8,9 +8,14 @@
 #include <jack/metadata.h>
 #include <jack/uuid.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -70,6 +75,7 @@ void Engine::activate() {
     jack_set_xrun_callback(client_, &Engine::xrun_callback, this);
     jack_set_buffer_size_callback(client_, &Engine::buffer_size_callback, this);
     jack_set_sample_rate_callback(client_, &Engine::sample_rate_callback, this);
+    jack_set_port_connect_callback(client_, &Engine::port_connect_callback, this);
     jack_on_info_shutdown(client_, &Engine::shutdown_callback, this);
     if (jack_activate(client_) != 0) throw std::runtime_error("cannot activate the JACK client");
     shm::store_release(h->engine_state, LR_ENGINE_RUNNING);
@@ -141,24 +147,46 @@ void Engine::drop_jack() {
     timebase_refused_ = false;
 }
 
-void Engine::remember_connections() {
-    if (!client_ || restore_tries_ > 0) return;  // keep what is still to be restored
-    std::vector<std::pair<std::string, std::string>> now;
-    for (jack_port_t* p : registered_ports_) {
-        const char** others = jack_port_get_all_connections(client_, p);
-        if (!others) continue;
-        for (const char** o = others; *o; ++o) now.emplace_back(jack_port_short_name(p), *o);
-        jack_free(others);
-    }
-    connections_ = std::move(now);
+void Engine::port_connect_callback(jack_port_id_t a, jack_port_id_t b, int connect, void* arg) {
+    // JACK's notification thread (not the audio thread): only client-side
+    // lookups here, no request to the server. The list's mutex is taken by
+    // this thread and the main thread only.
+    auto* self = static_cast<Engine*>(arg);
+    // A dying server's clients get its disconnections after the shutdown
+    // notice (same thread): they are what the engine restores, keep them.
+    if (self->jack_lost_.load()) return;
+    jack_client_t* client = self->client_;
+    jack_port_t* pa = jack_port_by_id(client, a);
+    jack_port_t* pb = jack_port_by_id(client, b);
+    if (!pa || !pb) return;
+    const bool a_mine = jack_port_is_mine(client, pa) != 0;
+    const bool b_mine = jack_port_is_mine(client, pb) != 0;
+    if (a_mine == b_mine) return;  // not ours (our ports are all outputs: never both)
+    jack_port_t* mine = a_mine ? pa : pb;
+    jack_port_t* other = a_mine ? pb : pa;
+    std::pair<std::string, std::string> link{jack_port_short_name(mine), jack_port_name(other)};
+    std::lock_guard<std::mutex> lock(self->connections_mutex_);
+    auto& list = self->connections_;
+    const auto it = std::find(list.begin(), list.end(), link);
+    if (connect && it == list.end())
+        list.push_back(std::move(link));
+    else if (!connect && it != list.end())
+        list.erase(it);
 }
 
 void Engine::restore_connections() {
     if (!client_ || restore_tries_ <= 0) return;
     --restore_tries_;
     const std::string me = jack_get_client_name(client_);
+    std::vector<std::pair<std::string, std::string>> wanted;
+    {
+        // A copy: no lock held across JACK calls (jack_connect notifies this
+        // client, whose notification thread takes the lock).
+        std::lock_guard<std::mutex> lock(connections_mutex_);
+        wanted = connections_;
+    }
     std::size_t missing = 0;
-    for (const auto& [mine, other] : connections_) {
+    for (const auto& [mine, other] : wanted) {
         const std::string from = me + ":" + mine;
         jack_port_t* port = jack_port_by_name(client_, from.c_str());
         if (port && jack_port_connected_to(port, other.c_str())) continue;
@@ -166,11 +194,11 @@ void Engine::restore_connections() {
         if (rc != 0 && rc != EEXIST) ++missing;  // the other client may not be back yet: retried each second
     }
     if (missing == 0) {
-        if (!connections_.empty()) log(fmt::format("restored {} connections", connections_.size()));
+        if (!wanted.empty()) log(fmt::format("restored {} connections", wanted.size()));
         restore_tries_ = 0;
     } else if (restore_tries_ == 0) {
         log(fmt::format("{} of {} connections could not be restored (their ports are gone)", missing,
-                        connections_.size()));
+                        wanted.size()));
     }
 }
 
@@ -367,10 +395,7 @@ int Engine::run() {
         free_garbage();
         update_timebase();
         if (++tick % 10 == 0) reap_dead_clients();
-        if (tick % 100 == 0) {
-            restore_connections();
-            remember_connections();
-        }
+        if (tick % 100 == 0) restore_connections();
         if (rt_guard::armed_build()) {
             const uint64_t v = rt_guard::violations();
             segment_->header()->rt_violations = v;

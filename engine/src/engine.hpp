@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ private:
     static int buffer_size_callback(jack_nframes_t nframes, void* self);
     static int sample_rate_callback(jack_nframes_t rate, void* self);
     static void shutdown_callback(jack_status_t code, const char* reason, void* self);
+    static void port_connect_callback(jack_port_id_t a, jack_port_id_t b, int connect, void* self);
     static void timebase_callback(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t* pos,
                                   int new_pos, void* self);
     void update_timebase();
@@ -61,8 +63,8 @@ private:
     void activate();                // ports, callbacks, jack_activate; throws
     /// After the server went away: close what is left of the client.
     void drop_jack();
-    /// Remember our ports' connections (every second), and restore them after a reconnection.
-    void remember_connections();
+    /// Restore our ports' connections after a reconnection (each second, up to
+    /// a minute). They are tracked as they change by port_connect_callback().
     void restore_connections();
     void register_ports();
     void reap_dead_clients();
@@ -87,6 +89,7 @@ private:
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};
     std::atomic<uint32_t> buffer_size_{0};
+    std::mutex connections_mutex_;  // JACK notification thread and main thread only, never the audio thread
     std::vector<std::pair<std::string, std::string>> connections_;  // (our short port name, other port)
     int restore_tries_ = 0;             // seconds left to restore connections after a reconnection
     bool timebase_registered_ = false;  // main thread only

@@ -110,7 +110,7 @@ def test_server_restart_engine_reconnects_with_its_loops(looprig_mod, tmp_path, 
         rig.stop(6)
         subprocess.run(["jack_connect", engine.port("out_L"), "system:playback_1"], env=server.env,
                        check=True, timeout=10)
-        time.sleep(1.5)  # the engine remembers its connections every second
+        time.sleep(0.5)
         before = rig.meters()
         start0 = int(before.start_frame[0])
         assert _jack_connections(server, engine.port("out_L")) == ["system:playback_1"]
@@ -175,3 +175,56 @@ def _assert_timeline_continues(before, resumed, rate):
     beats = gap / rate * float(before.tempo_bpm) / 60.0
     assert float(resumed.beat) == pytest.approx(float(before.beat) + beats, abs=1e-6), \
         (float(before.beat), float(resumed.beat))
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_connections_changed_just_before_the_server_dies_are_as_they_were(looprig_mod, how):
+    """out_L and out_R are patched to system:playback_1 long before the loss;
+    0.2 s before it, out_L is also patched to playback_2 and out_R unpatched.
+    After the restart the engine restores exactly that (it used to poll its
+    connections once a second, and lost what changed in the last second)."""
+    import jack
+
+    server = H.JackServer().start()
+    engine = H.Engine(server, slots=2)
+    try:
+        engine.start()
+        rig = looprig_mod.attach(name=engine.name)
+        L, R = engine.port("out_L"), engine.port("out_R")
+        for a, b in ((L, "system:playback_1"), (R, "system:playback_1")):
+            subprocess.run(["jack_connect", a, b], env=server.env, check=True, timeout=10)
+        time.sleep(2.5)
+        patch = jack.Client(H.unique_name("lrpatch"), servername=server.name, no_start_server=True)
+        patch.connect(L, "system:playback_2")   # done when it returns (the server answered)
+        patch.disconnect(R, "system:playback_1")
+        time.sleep(0.2)
+        if how == "sigterm":
+            server.stop()
+        else:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(5)
+        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST")
+        patch.close()
+        time.sleep(0.3)
+        server.start()
+        _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the restart")
+        _wait_for(lambda: "restored 2 connections" in engine.stderr(), 5, "the engine's 'restored 2 connections'")
+        assert sorted(_jack_connections(server, L)) == ["system:playback_1", "system:playback_2"]
+        assert _jack_connections(server, R) == [], "out_R was unpatched before the loss"
+        # Still tracked after the restart: a change now is what the next restart restores.
+        patch = jack.Client(H.unique_name("lrpatch"), servername=server.name, no_start_server=True)
+        patch.disconnect(L, "system:playback_2")
+        time.sleep(0.2)
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(5)
+        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST (second loss)")
+        patch.close()
+        server.start()
+        _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the second restart")
+        _wait_for(lambda: "restored 1 connections" in engine.stderr(), 5, "the engine's 'restored 1 connections'")
+        assert _jack_connections(server, L) == ["system:playback_1"]
+        assert _jack_connections(server, R) == []
+        rig.close()
+    finally:
+        engine.stop(check=True)
+        server.stop()
