@@ -27,6 +27,32 @@ std::atomic<bool> g_stop{false};
 
 void log(const std::string& line) { fmt::print(stderr, "looprigd: {}\n", line); }
 
+/// The JACK server the engine connects to: $JACK_DEFAULT_SERVER or "default",
+/// as libjack picks it (the engine never passes JackServerName).
+std::string jack_server_name() {
+    const char* server = std::getenv("JACK_DEFAULT_SERVER");
+    return server ? server : "default";
+}
+
+/// JACK2 binds each client's socket at the path of a server of the client's
+/// name (/dev/shm/jack_<name>_<uid>_0), unlinking that server's socket: the
+/// server then accepts no more clients. Refuse such a name before connecting.
+void check_client_name(const std::string& name) {
+    const std::string server = jack_server_name();
+    if (name == server)
+        throw std::runtime_error(fmt::format(
+            "the engine name '{}' is the JACK server's name: a JACK client named like its server makes "
+            "the server unreachable for every other client (JACK2 replaces the server's socket); "
+            "choose another --name", name));
+    const std::string socket = fmt::format("/dev/shm/jack_{}_{}_0", name, static_cast<unsigned>(getuid()));
+    struct stat st{};
+    if (::lstat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+        throw std::runtime_error(fmt::format(
+            "the engine name '{}' is the name of a JACK server running on this machine ({}): a JACK client "
+            "of that name would make that server unreachable for every other client; choose another --name",
+            name, socket));
+}
+
 std::string port_digits(uint32_t index, uint32_t count) {
     const int width = count > 100 ? static_cast<int>(std::to_string(count - 1).size()) : 2;
     return fmt::format("{:0{}}", index, width);
@@ -40,6 +66,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
         throw std::runtime_error(fmt::format("--slots must be 1..{}", LR_MAX_SLOTS));
     if (!(options_.declick_ms >= 0.0 && options_.declick_ms <= 100.0))
         throw std::runtime_error("--declick-ms must be 0..100");
+    check_client_name(options_.name);  // before the segment and the JACK client
     if (!dsp::valid_pan_law(options_.pan_law_db)) throw std::runtime_error("--pan-law must be 0, -3, -4.5 or -6");
     segment_ = shm::Segment::create(options_.name, options_.slots);
 
@@ -66,8 +93,7 @@ void Engine::activate() {
     lr_header* h = segment_->header();
     h->sample_rate = sample_rate_;
     h->buffer_size = buffer_size_.load();
-    const char* server = std::getenv("JACK_DEFAULT_SERVER");
-    std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", server ? server : "default");
+    std::snprintf(h->jack_server_name, LR_NAME_MAX, "%s", jack_server_name().c_str());
     std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(client_));
 
     register_ports();
@@ -86,11 +112,10 @@ bool Engine::open_client(bool first) {
     client_ = jack_client_open(options_.name.c_str(), static_cast<jack_options_t>(JackUseExactName | JackNoStartServer), &status);
     if (!client_) {
         if (!first) return false;
-        const char* server = std::getenv("JACK_DEFAULT_SERVER");
         if (status & JackNameNotUnique)
             throw std::runtime_error(fmt::format("JACK client name '{}' is already taken", options_.name));
         throw std::runtime_error(fmt::format("cannot connect to the JACK server '{}' (status 0x{:x}); is jackd running?",
-                                             server ? server : "default", static_cast<unsigned>(status)));
+                                             jack_server_name(), static_cast<unsigned>(status)));
     }
     const uint32_t rate = jack_get_sample_rate(client_);
     if (!first && rate != sample_rate_) {

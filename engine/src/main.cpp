@@ -12,7 +12,9 @@
 namespace {
 
 const char* kUsage = R"(usage: looprigd [options]
-  --name NAME         JACK client name and engine name (default: looprig)
+  --name NAME         JACK client name and engine name (default: looprig); not the
+                      name of a JACK server (refused: JACK2 makes a server unreachable
+                      for other clients once a client of its name connects)
   --slots N           number of loop slots, 1..1024 (default: 32)
   --slot-outs         register a stereo JACK output pair per slot
   --declick-ms MS     start/stop/mute/gain ramp in ms, 0 = exact (default: 2)

@@ -1,8 +1,11 @@
 """The JACK server changes under the engine: buffer size changes keep it
 playing; a server that goes away and comes back finds the engine reconnecting
-with the same loops, settings, playing states and port connections; with
---exit-on-jack-loss the engine ends instead, with a clear message (exit code
-2), its segment removed and attached clients told the engine is gone.
+with the same loops, settings, playing states and port connections (also one
+made or undone just before the loss), its timeline, beat and schedule going
+on from where they were; with --exit-on-jack-loss the engine ends instead,
+with a clear message (exit code 2), its segment removed and attached clients
+told the engine is gone. An engine named like a JACK server refuses to start
+(a JACK2 client of that name makes the server unreachable).
 Each test runs its own jackd, since they change or stop it."""
 from __future__ import annotations
 
@@ -227,4 +230,47 @@ def test_connections_changed_just_before_the_server_dies_are_as_they_were(loopri
         rig.close()
     finally:
         engine.stop(check=True)
+        server.stop()
+
+
+def _run_refused_engine(server, name):
+    """looprigd --name NAME on SERVER: it must exit by itself; if it runs, stop it and fail."""
+    proc = subprocess.Popen([str(H.engine_binary()), "--name", name, "--slots", "2"], env=server.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(H.REPO))
+    try:
+        out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+        raise AssertionError(f"looprigd --name {name} ran instead of refusing the name:\n{out}\n{err}")
+    return proc.returncode, out, err
+
+
+def _server_reachable(server):
+    r = subprocess.run(["jack_lsp"], env=server.env, capture_output=True, text=True, timeout=10)
+    return r.returncode == 0 and "system:playback_1" in r.stdout
+
+
+def test_engine_refuses_the_name_of_a_jack_server(looprig_mod):
+    """looprigd --name X on a jackd named X (and on another server while one
+    named X runs) exits 1 with a clear message, before connecting: JACK2 would
+    replace X's socket with the client's, and no other client could connect
+    to X again. Afterwards other clients still connect to X."""
+    server = H.JackServer().start()
+    other = H.JackServer().start()
+    try:
+        assert _server_reachable(server) and _server_reachable(other)
+        rc, out, err = _run_refused_engine(server, server.name)
+        assert rc == 1, (rc, out, err)
+        assert f"the engine name '{server.name}' is the JACK server's name" in err, err
+        assert "choose another --name" in err and "ready" not in out
+        assert _server_reachable(server), "the server must still accept clients"
+        assert not (Path("/dev/shm") / f"looprig-{os.getuid()}-{server.name}").exists(), "no segment left"
+
+        rc, out, err = _run_refused_engine(server, other.name)  # connects to `server`, named like `other`
+        assert rc == 1, (rc, out, err)
+        assert "is the name of a JACK server running on this machine" in err, err
+        assert _server_reachable(other) and _server_reachable(server)
+    finally:
+        other.stop()
         server.stop()
