@@ -41,7 +41,7 @@ from .errors import (
     RingFull,
     Timeout,
 )
-from .meters import BusMeters, Loudness, Meters, dbfs, to_dbfs
+from .meters import SILENCE_DBFS, BusMeters, Loudness, Meters, dbfs, to_dbfs
 from .params import Param, param_table
 
 __version__ = "0.1.0"
@@ -61,6 +61,7 @@ __all__ = [
     "default_name",
     "to_dbfs",
     "dbfs",
+    "SILENCE_DBFS",
     "TEXT_MAX",
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",

@@ -449,11 +449,10 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
     slot = getattr(args, "slot", 0)
     if c == "load":
         path = os.path.abspath(args.file)
-        ev = rig.send("load", slot, text=os.fsencode(path), wait=True,
-                      timeout=LOAD_TIMEOUT if timeout is None else timeout)
-        frames, rate = int(ev.value[0]), int(ev.value[1])
-        out.emit(_with_msg("load %d: %s, %d frames at %d Hz" % (slot, os.path.basename(path), frames, rate), ev),
-                 _ev_json(ev, frames=frames, source_rate=rate, path=path))
+        ev, res = rig._load(slot, path, LOAD_TIMEOUT if timeout is None else timeout)
+        out.emit(_with_msg("load %d: %s, %s" % (slot, os.path.basename(path), res.describe()), ev),
+                 _ev_json(ev, frames=res.frames, rate=res.rate, source_frames=res.source_frames,
+                          source_rate=res.source_rate, path=path))
     elif c == "unload":
         ev = rig.send("unload", slot, wait=True, timeout=timeout)
         out.emit(_with_msg("unload %d: at frame %d" % (slot, ev.frame), ev), _ev_json(ev))
@@ -786,8 +785,7 @@ def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[f
     say("demo: %d loops, 2 bars at 120 BPM, from %s" % (n, paths[0].parent))
     for slot, loop, path in zip(slots, LOOPS, paths):
         r = rig.load(slot, path, timeout=LOAD_TIMEOUT if timeout is None else timeout)
-        say("  load %d: %-8s %d frames at %d Hz%s" % (slot, loop.name, r.frames, r.source_rate,
-                                                        " (resampled to %d Hz)" % rate if r.source_rate != rate else ""))
+        say("  load %d: %-8s %s%s" % (slot, loop.name, r.describe(), " (resampled)" if r.source_rate != rate else ""))
     for slot, loop in zip(slots, LOOPS):
         rig.gain(slot, loop.gain_db, timeout=timeout)
         rig.pan(slot, loop.pan, timeout=timeout)
@@ -807,11 +805,8 @@ def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[f
         mix.append("arp -> delay 0.75 beats")
     if mix:
         say("demo: mixer: " + ", ".join(mix))
-    # One common start frame a bit in the future; send all plays, then collect.
-    margin = max(int(0.3 * rate), 8 * rig.buffer_size)
-    at = rig.frame_time + margin
-    ids = [rig.send("play", slot, at=at, timeout=timeout) for slot in slots]
-    frames = [rig.wait(cid, timeout).frame for cid in ids]
+    # One batch: the engine starts them all on the same frame.
+    frames = rig.play(slots, timeout=timeout)
     same = all(f == frames[0] for f in frames)
     say("demo: %d loops start at frame %d%s" % (n, frames[0], "" if same else " (NOT the same frame: %s)" % frames))
     interrupted = False
@@ -822,9 +817,7 @@ def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[f
     except KeyboardInterrupt:
         interrupted = True
     if not args.keep:
-        at = rig.frame_time + 4 * rig.buffer_size
-        ids = [rig.send("stop", slot, at=at, timeout=timeout) for slot in slots]
-        stops = [rig.wait(cid, timeout).frame for cid in ids]
+        stops = rig.stop(slots, timeout=timeout)
         say("demo: stopped at frame %d (loops stay loaded: `looprig status`)" % stops[0])
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 

@@ -282,13 +282,25 @@ class LoadResult:
     slot : int
         Slot loaded.
     frames : int
-        Loop length in frames at the engine (JACK) sample rate, after conversion.
+        Loop length in frames **at the engine (JACK) sample rate**, after
+        conversion (the ACK's ``value[0]``).
     source_rate : int
-        Sample rate of the file.
+        Sample rate of the file (the ACK's ``value[1]``).
     message : str
         Engine's text.
     frame : int
         JACK frame at which the new buffer was installed.
+    source_frames : int
+        Length of the file in frames at its own rate, ``source_rate`` (from
+        the slot's info in the meters; 0 if unknown).
+    rate : int
+        The engine's sample rate, the rate of ``frames``.
+
+    Notes
+    -----
+    ``str(result)`` / :meth:`describe` says both: ``"176400 frames at 44100
+    Hz -> 192000 frames at 48000 Hz"`` (a file at the engine's rate:
+    ``"48000 frames at 48000 Hz"``).
     """
 
     slot: int
@@ -296,6 +308,18 @@ class LoadResult:
     source_rate: int
     message: str
     frame: int = 0
+    source_frames: int = 0
+    rate: int = 0
+
+    def describe(self) -> str:
+        """The file's frames at its rate and, if converted, the loop's frames at the engine's rate."""
+        src = self.source_frames or self.frames
+        if not self.rate or self.source_rate == self.rate:
+            return "%d frames at %d Hz" % (src, self.source_rate)
+        return "%d frames at %d Hz -> %d frames at %d Hz" % (src, self.source_rate, self.frames, self.rate)
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 def _error_name(code: int) -> str:
@@ -845,19 +869,30 @@ class Rig:
         Returns
         -------
         LoadResult
-            ``(slot, frames, source_rate, message, frame)``.
+            ``(slot, frames, source_rate, message, frame, source_frames,
+            rate)``: ``frames`` is the loop's length at the engine's rate
+            ``rate``, ``source_frames`` the file's at its rate
+            ``source_rate``.
         """
+        return self._load(slot, path, timeout)[1]
+
+    def _load(self, slot: int, path: Union[str, "os.PathLike[str]"], timeout: Optional[float]
+              ) -> Tuple[Event, LoadResult]:
+        """Load; the answer event and its :class:`LoadResult`."""
         data = os.fsencode(os.path.abspath(os.fspath(path)))
         if len(data) > TEXT_MAX:
             raise ValueError("path is %d bytes, more than LR_TEXT_MAX (%d)" % (len(data), TEXT_MAX))
         ev = self._do("load", slot, LOAD_TIMEOUT if timeout is None else timeout, text=data)
-        return LoadResult(
-            slot=ev.slot,
-            frames=int(ev.value[0]) if math.isfinite(ev.value[0]) else 0,
-            source_rate=int(ev.value[1]) if math.isfinite(ev.value[1]) else 0,
-            message=ev.message,
-            frame=ev.frame,
-        )
+        frames = int(ev.value[0]) if math.isfinite(ev.value[0]) else 0
+        source_rate = int(ev.value[1]) if math.isfinite(ev.value[1]) else 0
+        # The file's own length is in the slot's info; the meters read after an
+        # answer include its effect.
+        source_frames = 0
+        m = self.meters()
+        if 0 <= ev.slot < m.slot_count and int(m.source_rate[ev.slot]) == source_rate:
+            source_frames = int(m.source_frames[ev.slot])
+        return ev, LoadResult(slot=ev.slot, frames=frames, source_rate=source_rate, message=ev.message,
+                              frame=ev.frame, source_frames=source_frames, rate=self.sample_rate)
 
     def unload(self, slot: int, timeout: Optional[float] = None) -> int:
         """Empty ``slot`` (it stops first). Returns the frame it takes effect at."""

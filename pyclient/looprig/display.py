@@ -6,9 +6,9 @@ import math
 from typing import Any, Dict, List, Optional
 
 from ._names import SLOT_FLAGS
-from .meters import to_dbfs
+from .meters import SILENCE_DBFS, to_dbfs
 
-__all__ = ["fmt_db", "bar", "status_table", "tempo_line", "meter_lines", "params_table", "lufs_line", "mixer_lines",
+__all__ = ["fmt_db", "bar", "bar_cells", "METER_LEGEND", "FLAGS_LEGEND", "status_table", "tempo_line", "meter_lines", "params_table", "lufs_line", "mixer_lines",
            "bus_lines"]
 
 BAR_FLOOR_DB = -60.0
@@ -21,12 +21,33 @@ def fmt_db(v: Optional[float], width: int = 6) -> str:
     return ("%.1f" % v).rjust(width)
 
 
+#: The line under the meter bars that says what they show.
+METER_LEGEND = ("# RMS (300 ms) = the number after the bar, dBFS, bar -60..0; | peak of the last period"
+                " (! clipped); hold: 2 s peak hold; -inf: silence (<= %g dBFS)" % SILENCE_DBFS)
+#: The line under the status table that says what its flags column shows.
+FLAGS_LEGEND = "flg: M muted, S soloed, > start pending, x stop pending (a play / stop scheduled), - no"
+
+
+def bar_cells(db: float, width: int = 20) -> int:
+    """Cells of a bar filled by a level of ``db`` dBFS (-60..0 dBFS; 0 for ``-inf``)."""
+    if not db > BAR_FLOOR_DB:
+        return 0
+    return max(0, min(width, int(round((db - BAR_FLOOR_DB) / -BAR_FLOOR_DB * width))))
+
+
 def bar(rms_lin: float, peak_lin: float, width: int = 20) -> str:
-    """ASCII meter: ``#`` up to the RMS level, ``|`` at the peak, -60..0 dBFS."""
+    """ASCII meter: ``#`` up to the RMS level, ``|`` at the peak, -60..0 dBFS.
+
+    Both levels go through :func:`~looprig.meters.to_dbfs`, so silence (at or
+    below :data:`~looprig.meters.SILENCE_DBFS`) fills nothing, the same value
+    :func:`fmt_db` shows as ``-inf``.
+    """
 
     def pos(x: float) -> int:
-        db = to_dbfs(x, floor=BAR_FLOOR_DB)
-        return int(round((db - BAR_FLOOR_DB) / -BAR_FLOOR_DB * width))
+        return bar_cells(to_dbfs(x), width)
+
+    if to_dbfs(rms_lin) == -math.inf:  # its number says -inf: an empty bar
+        return "[" + "." * width + "]"
 
     r = max(0, min(width, pos(rms_lin)))
     p = max(0, min(width, pos(peak_lin)))
@@ -121,7 +142,7 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
     if shown:
         lines.append(
             "%4s %-8s %-24s %8s %8s %7s %6s %3s %13s %13s %-13s %6s %-9s %-7s"
-            % ("slot", "state", "name", "len s", "pos s", "gain dB", "pan", "MS", "peak L/R dB", "rms L/R dB",
+            % ("slot", "state", "name", "len s", "pos s", "gain dB", "pan", "flg", "peak L/R dB", "rms L/R dB",
                "bpm/beats", "pitch", "mode", "render")
         )
         for s in shown:
@@ -146,6 +167,7 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
                     s["render"],
                 )
             )
+        lines.append(FLAGS_LEGEND + "; peak/rms -inf = silence")
     lines.extend(slot_mixer_lines(st))
     return "\n".join(ln.rstrip() for ln in lines)
 
@@ -174,9 +196,9 @@ def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> L
                 state,
                 ms,
                 bar(rm[0], pk[0], width),
-                fmt_db(to_dbfs(pk[0])),
+                fmt_db(to_dbfs(rm[0])),
                 bar(rm[1], pk[1], width),
-                fmt_db(to_dbfs(pk[1])),
+                fmt_db(to_dbfs(rm[1])),
                 fmt_db(to_dbfs(hold[0]), 5),
                 fmt_db(to_dbfs(hold[1]), 5),
                 ("G%d" % grp) if grp >= 0 else "",
@@ -188,8 +210,8 @@ def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> L
     mp, mr, mh = m.master_peak, m.master_rms, m.master_peak_hold
     out.append(
         "    %-12s %-7s %2s L%s%s R%s%s hold %s %s"
-        % ("MASTER", "", "", bar(mr[0], mp[0], width), fmt_db(to_dbfs(mp[0])), bar(mr[1], mp[1], width),
-           fmt_db(to_dbfs(mp[1])), fmt_db(to_dbfs(mh[0]), 5), fmt_db(to_dbfs(mh[1]), 5))
+        % ("MASTER", "", "", bar(mr[0], mp[0], width), fmt_db(to_dbfs(mr[0])), bar(mr[1], mp[1], width),
+           fmt_db(to_dbfs(mr[1])), fmt_db(to_dbfs(mh[0]), 5), fmt_db(to_dbfs(mh[1]), 5))
     )
     loud = m.loudness
     out.append("    " + lufs_line({"periods": m.loudness_periods, "momentary": _finite(loud.momentary),
@@ -199,6 +221,7 @@ def meter_lines(m: Any, rate: int, show_all: bool = False, width: int = 20) -> L
         % (100.0 * m.callback_load, 100.0 * m.callback_load_max, m.xruns, m.frame_time,
            _num(m.tempo_bpm), m.beats_per_bar, m.beat)
     )
+    out.append("    " + METER_LEGEND)
     return out
 
 
@@ -323,8 +346,8 @@ def bus_lines(m: Any, width: int = 20, show_all: bool = False) -> List[str]:
 
     def line(label: str, pk: Any, rm: Any, hold: Any) -> str:
         return "    %-23s L%s%s R%s%s hold %s %s" % (
-            label, bar(rm[0], pk[0], width), fmt_db(to_dbfs(pk[0])), bar(rm[1], pk[1], width),
-            fmt_db(to_dbfs(pk[1])), fmt_db(to_dbfs(hold[0]), 5), fmt_db(to_dbfs(hold[1]), 5))
+            label, bar(rm[0], pk[0], width), fmt_db(to_dbfs(rm[0])), bar(rm[1], pk[1], width),
+            fmt_db(to_dbfs(rm[1])), fmt_db(to_dbfs(hold[0]), 5), fmt_db(to_dbfs(hold[1]), 5))
 
     gb = m.groups
     for i in range(len(gb)):

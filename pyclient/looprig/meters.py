@@ -40,6 +40,7 @@ __all__ = [
     "Loudness",
     "to_dbfs",
     "dbfs",
+    "SILENCE_DBFS",
     "area_layout",
     "SLOT_METER_FIELDS",
     "SLOT_INFO_FIELDS",
@@ -102,6 +103,14 @@ _DTYPES = {
 }
 
 
+#: Levels at or below this many dBFS are silence: :func:`to_dbfs` and
+#: :func:`dbfs` give ``-inf`` for them, ``status``/``meters --json`` ``null``
+#: and the CLI ``-inf`` (the residue of a decayed filter or a muted ramp,
+#: e.g. 1e-15 = -300 dBFS, means nothing). The same -120 dB as a level that
+#: is "off" (:data:`looprig.params.OFF_DB`).
+SILENCE_DBFS: float = _params.OFF_DB
+
+
 def to_dbfs(x: float, floor: Optional[float] = None) -> float:
     """Convert a linear amplitude to dBFS.
 
@@ -110,17 +119,19 @@ def to_dbfs(x: float, floor: Optional[float] = None) -> float:
     x : float
         Linear amplitude (1.0 = full scale).
     floor : float, optional
-        Returned instead of ``-inf`` for silence (``x <= 0``) and as a lower
-        bound.
+        Returned instead of ``-inf`` for silence and as a lower bound.
 
     Returns
     -------
     float
-        ``20 * log10(x)``, ``-inf`` (or ``floor``) for silence.
+        ``20 * log10(x)``; ``-inf`` (or ``floor``) for silence: ``x`` at or
+        below :data:`SILENCE_DBFS` (-120 dBFS), zero, negative or NaN.
     """
     x = float(x)
     if x > 0.0 and math.isfinite(x):
         db = 20.0 * math.log10(x)
+        if db <= SILENCE_DBFS:
+            return -math.inf if floor is None else floor
         return db if floor is None else max(db, floor)
     if x > 0.0:  # inf
         return x
@@ -141,7 +152,8 @@ def dbfs(x: Any, floor: Optional[float] = None) -> Any:
     -------
     float, list or ndarray
         Same shape as ``x`` (an ndarray of float64 for array input with
-        NumPy, nested lists without it).
+        NumPy, nested lists without it); silence (at or below
+        :data:`SILENCE_DBFS`) is ``-inf``, as for :func:`to_dbfs`.
     """
     if isinstance(x, (int, float)) or (_np is not None and _np.isscalar(x)):
         return to_dbfs(float(x), floor)
@@ -149,7 +161,7 @@ def dbfs(x: Any, floor: Optional[float] = None) -> Any:
         a = _np.asarray(x, dtype=_np.float64)
         with _np.errstate(divide="ignore", invalid="ignore"):
             db = 20.0 * _np.log10(_np.where(a > 0.0, a, 0.0))
-        db = _np.where(a > 0.0, db, -_np.inf)
+        db = _np.where((a > 0.0) & (db > SILENCE_DBFS), db, -_np.inf)
         if floor is not None:
             db = _np.maximum(db, floor)
         return db

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -199,6 +200,10 @@ def test_demo(engine_factory, tmp_path):
     r = run_cli(["--name", eng.name, "demo", "--seconds", "1", "--dir", str(tmp_path)], timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resampled" in r.stdout  # the 44.1 kHz loop
+    pad = next(ln for ln in r.stdout.splitlines() if "pad44k" in ln and "load" in ln)
+    assert "176400 frames at 44100 Hz -> 192000 frames at 48000 Hz" in pad, pad
+    for ln in r.stdout.splitlines():
+        assert not re.search(r"-(1[2-9]\d|[2-9]\d\d)\.\d", ln), ln  # no level at or below -120 dB is printed
     starts = [ln for ln in r.stdout.splitlines() if "start at frame" in ln]
     assert starts and "NOT the same" not in starts[0]
     assert "demo: mixer: hats high-pass 400 Hz, pad -> reverb, arp -> delay 0.75 beats" in r.stdout
