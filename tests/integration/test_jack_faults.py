@@ -181,6 +181,83 @@ def _assert_timeline_continues(before, resumed, rate):
 
 
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_server_restart_timeline_beat_and_schedule_continue(looprig_mod, tmp_path, how):
+    """A loop plays, another is scheduled 2 s ahead; the server dies and is
+    started again. Frame time and beat (meters, status) go on from where they
+    were (they used to jump by up to 2^32 frames: beat 178679.89 after 15);
+    the playing loop keeps its start and phase, the scheduled one starts at
+    its frame of the timeline; jack_frame_offset maps JACK's frame time to the
+    engine's, and commands with a frame computed from frame_time still work."""
+    import jack
+
+    lr = looprig_mod
+    server = H.JackServer().start()
+    engine = H.Engine(server, slots=4)
+    L = 4801
+    rate = server.rate
+    try:
+        engine.start()
+        rig = lr.attach(name=engine.name)
+        rig.load(0, H.write_wav_float(tmp_path / "n0.wav", H.noise(L, 1, amp=0.2)))
+        rig.load(1, H.write_wav_float(tmp_path / "n1.wav", H.noise(3001, 2, amp=0.2)))
+        start0 = rig.play(0)
+        time.sleep(1.0)
+        at = rig.frame_time + 2 * rate
+        assert rig.play(1, at=at) == at
+        before = rig.meters()
+        assert before.state[1] != 2 and before.beat > 1.0
+        if how == "sigterm":
+            server.stop()
+        else:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(5)
+        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST")
+        time.sleep(0.5)
+        server.start()
+        _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the restart")
+        hb = rig.heartbeat
+        _wait_for(lambda: rig.heartbeat > hb + 2, 10, "periods after the reconnection")
+        resumed = rig.meters()
+        _assert_timeline_continues(before, resumed, rate)
+        st = rig.status()["meters"]  # what `looprig status` prints
+        assert 0 < int(st["frame_time"]) - int(before.frame_time) < 2 * rate, (int(before.frame_time), st)
+        assert 0 < float(st["beat"]) - float(before.beat) < 4.0, (float(before.beat), st["beat"])
+
+        # The playing loop goes on at its phase: playhead = (end of period - start) mod L.
+        assert resumed.state[0] == 2 and int(resumed.start_frame[0]) == start0
+        assert int(resumed.playhead[0]) == (int(resumed.frame_time) + int(resumed.nframes) - start0) % L
+        # The scheduled start is still ahead on the timeline, and happens at its frame.
+        assert int(resumed.frame_time) < at and resumed.state[1] != 2
+        _wait_for(lambda: rig.meters().state[1] == 2, 10, "slot 1 playing at its scheduled frame")
+        m = rig.meters()
+        assert int(m.start_frame[1]) == at
+        assert int(m.frame_time) >= at
+        assert m.master_peak.max() > 0.05, "the loops are heard"
+
+        # JACK's frame time of the new server = (frame - jack_frame_offset) mod 2^32.
+        offset = int(rig.header.jack_frame_offset)
+        assert offset != 0, "the new server's counter started again: the engine's frames differ from JACK's"
+        probe = jack.Client(H.unique_name("lrprobe"), servername=server.name, no_start_server=True)
+        try:
+            probe.activate()
+            jack_now = probe.frame_time      # JACK's estimate of the current frame
+            engine_now = rig.frame_time     # start of the engine's current period
+        finally:
+            probe.deactivate()
+            probe.close()
+        d = (jack_now - (engine_now - offset)) % 2**32
+        assert d < rate // 4, f"JACK frame {jack_now}, engine frame {engine_now} - offset {offset}: {d} frames apart"
+        # A frame computed from frame_time after the restart is the engine's frame.
+        t = rig.frame_time + rate // 2
+        assert rig.play(0, at=t) == t
+        _wait_for(lambda: int(rig.meters().start_frame[0]) == t and rig.frame_time > t, 5, "the replay at t")
+        rig.close()
+    finally:
+        engine.stop(check=True)
+        server.stop()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_connections_changed_just_before_the_server_dies_are_as_they_were(looprig_mod, how):
     """out_L and out_R are patched to system:playback_1 long before the loss;
     0.2 s before it, out_L is also patched to playback_2 and out_R unpatched.
