@@ -63,7 +63,7 @@ def test_follower_plays_exactly_its_beats_at_the_master_tempo(rig, capture, tmp_
     rig.load(0, H.write_wav_float(tmp_path / "drums.wav", drum_loop(96000, 4)))
     rig.loop_tempo(0, 120.0)
     rig.tempo(150.0)
-    start = rig.play(0, quantize="bar")
+    start = rig.play(0, at=rig.ping() + 24000, quantize="bar")  # a bar at least 0.5 s on: captured from before it
     m = rig.meters()
     assert m.loop_beats[0] == 4.0 and abs(m.loop_bpm[0] - 120.0) < 1e-3
     ready = max(wait_render_ready(rig, 0), start)
@@ -122,7 +122,7 @@ def test_loops_of_1_and_3_bars_stay_bar_aligned_across_tempo_changes(rig, captur
     for s in (0, 1):
         rig.mode(s, "varispeed")  # crisp clicks: no stretcher smearing
         rig.loop_tempo(s, 120.0)
-    start = rig.play(0, quantize="bar")
+    start = rig.play(0, at=rig.ping() + 24000, quantize="bar")  # a bar at least 0.5 s on: captured from before it
     assert rig.play(1, at=start) == start
     changes = [130.0, 97.0, 140.0]
     clicks = {0: [], 1: []}
@@ -147,3 +147,34 @@ def test_loops_of_1_and_3_bars_stay_bar_aligned_across_tempo_changes(rig, captur
     lengths = [4 * 60 * 48000 / b for b in [120.0] + changes]
     for g in np.diff(ones):
         assert min(lengths) - 1 <= g <= max(lengths) + 1 or g > 1.5 * max(lengths), (g, lengths)
+
+
+def test_first_pass_of_a_stretched_loop_sounds_like_every_later_one(rig, capture, tmp_path):
+    """A click loop rendered for 90 BPM (R3, the default) and started on a bar:
+    the downbeat's lead-in, which Rubber Band puts before the beat and the cut
+    at the end of the cycle, is played before the start frame too, so the
+    first click has the level and the samples of the later ones."""
+    frames = 48000  # 2 beats at 120 BPM
+    x = np.zeros(frames, np.float32)
+    burst = (0.6 * np.random.default_rng(9).uniform(-1, 1, 400) * np.exp(-np.arange(400) / 80.0)).astype(np.float32)
+    for b in (0, frames // 2):
+        x[b:b + 400] = burst
+    assert rig.load(0, H.write_wav_float(tmp_path / "clicks.wav", x)).frames == frames
+    rig.loop_tempo(0, 120)
+    rig.tempo(90)
+    wait_render_ready(rig, 0)
+    capture.arm(6)
+    start = rig.play(0, at=rig.ping() + 24000, quantize="bar")  # a bar at least 0.5 s on: captured from before it
+    cycle = 64000  # 2 beats at 90 BPM
+    rec = capture.take(until=start + 2 * cycle + 2000)
+    lead = 576  # 12 ms
+    f, v, ok = rec.window(CH[0], start - lead, start + 1000)
+    f2, v2, ok2 = rec.window(CH[0], start - lead + cycle, start + 1000 + cycle)
+    both = ok & ok2
+    assert both.sum() > 0.9 * len(both), "the first and second downbeats were not both captured"
+    first = float(np.sum(v[both].astype(np.float64) ** 2))
+    later = float(np.sum(v2[both].astype(np.float64) ** 2))
+    assert abs(10 * np.log10(first / later)) < 0.05, (10 * np.log10(first), 10 * np.log10(later))
+    assert np.abs(v[both] - v2[both]).max() < 1e-6
+    _, pre, okp = rec.window(CH[0], start - 4000, start - lead)
+    assert okp.sum() > 1000 and np.all(pre[okp] == 0.0), "sound before the pre-roll"
