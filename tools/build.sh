@@ -13,4 +13,9 @@ sys.exit(0 if any(o["name"] == "wrap_mode" and o["value"] == "nodownload" for o 
   # build/ configured before this rule (or by hand): same setting, kept from now on
   meson configure build -Dwrap_mode=nodownload >/dev/null
 fi
-ninja -C build >/dev/null
+# LOOPRIG_BUILD_VERBOSE=1 (./quickstart): show ninja's progress ([n/N] lines) instead of nothing.
+if [ "${LOOPRIG_BUILD_VERBOSE:-0}" = 1 ]; then
+  ninja -C build
+else
+  ninja -C build >/dev/null
+fi
