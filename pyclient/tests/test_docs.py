@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -15,8 +16,11 @@ def _blocks():
 
 
 def _run(code, tmp_path):
+    env = {"PYTHONPATH": str(PYCLIENT), "PATH": "/usr/bin:/bin"}
+    if os.environ.get("LOOPRIG_LIB"):
+        env["LOOPRIG_LIB"] = os.environ["LOOPRIG_LIB"]  # the library under test
     r = subprocess.run([PYTHON, "-c", code], cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=60, env={"PYTHONPATH": str(PYCLIENT), "PATH": "/usr/bin:/bin"})
+                       text=True, timeout=60, env=env)
     assert r.returncode == 0, "example failed:\n%s\n%s" % (code, r.stderr)
     return r.stdout
 
@@ -37,14 +41,16 @@ def test_python_examples_run(engine, sine_wav, tmp_path):
     assert len(blocks) == 3
     first = blocks[0].replace('name="looprig"', "name=%r" % engine.name).replace('"loop.wav"', repr(str(sine_wav)))
     out = _run(first, tmp_path)
-    assert out.splitlines()[0] == "%d %d" % (RATE, RATE)
+    assert out.splitlines()[0] == "%d frames at %d Hz" % (RATE, RATE)
     prelude = (
         "import looprig\n"
         "rig = looprig.attach(%r)\n"
         "for s in range(4): rig.load(s, %r)\n"
         "t0 = rig.frame_time + 24000\n" % (engine.name, str(sine_wav))
     )
-    _run(prelude + blocks[1] + "assert len(set(frames)) == 1 and ev.ok\nfor s in range(4): rig.unload(s)\n",
+    _run(prelude + blocks[1] + "assert len(set(frames)) == 1 and ev.ok\n"
+         "assert len({e.frame for e in evs}) == 1 and len({e.frame for e in batch}) == 1\n"
+         "assert batch[0].frame % 4800 == 0\nfor s in range(4): rig.unload(s)\n",
          tmp_path)
     out = _run(prelude + blocks[2], tmp_path)
     assert out.startswith("LR_E_BAD_VALUE gain nan")
