@@ -156,7 +156,10 @@ def test_play_and_stop_all_api(rig, sine_wav):
     time.sleep(0.1)
     assert playing() == [20, 21]
     loaded = [i for i in range(rig.slot_count) if rig.meters().state_name(i) != "empty"]
-    assert len(set(rig.play("all", quantize="frames:4096"))) == 1
+    starts = rig.play("all", quantize="frames:4096")
+    assert len(starts) == len(loaded) and len(set(starts)) == 1 and starts[0] % 4096 == 0
+    while rig.frame_time <= starts[0]:  # a stop before that frame would come before the start
+        time.sleep(0.01)
     assert playing() == loaded
     stops = rig.stop("all", quantize="frames:1024")
     assert len(stops) == len(loaded) and len(set(stops)) == 1 and stops[0] % 1024 == 0
