@@ -313,10 +313,12 @@ class LoadResult:
 
     def describe(self) -> str:
         """The file's frames at its rate and, if converted, the loop's frames at the engine's rate."""
-        src = self.source_frames or self.frames
         if not self.rate or self.source_rate == self.rate:
-            return "%d frames at %d Hz" % (src, self.source_rate)
-        return "%d frames at %d Hz -> %d frames at %d Hz" % (src, self.source_rate, self.frames, self.rate)
+            return "%d frames at %d Hz" % (self.source_frames or self.frames, self.source_rate)
+        if not self.source_frames:  # the file's own length is unknown
+            return "a %d Hz file -> %d frames at %d Hz" % (self.source_rate, self.frames, self.rate)
+        return "%d frames at %d Hz -> %d frames at %d Hz" % (self.source_frames, self.source_rate, self.frames,
+                                                            self.rate)
 
     def __str__(self) -> str:
         return self.describe()
@@ -888,8 +890,11 @@ class Rig:
         # The file's own length is in the slot's info; the meters read after an
         # answer include its effect.
         source_frames = 0
-        m = self.meters()
-        if 0 <= ev.slot < m.slot_count and int(m.source_rate[ev.slot]) == source_rate:
+        try:
+            m = self.meters()
+        except LooprigError:  # the load is done; only its description lacks the file's length
+            m = None
+        if m is not None and 0 <= ev.slot < m.slot_count and int(m.source_rate[ev.slot]) == source_rate:
             source_frames = int(m.source_frames[ev.slot])
         return ev, LoadResult(slot=ev.slot, frames=frames, source_rate=source_rate, message=ev.message,
                               frame=ev.frame, source_frames=source_frames, rate=self.sample_rate)

@@ -213,3 +213,10 @@ def test_load_result_has_both_lengths(rig, wav_44k):
     r = rig.load(16, wav_44k)
     assert (r.frames, r.rate, r.source_frames, r.source_rate) == (192000, RATE, 176400, 44100)
     assert str(r) == r.describe() == "176400 frames at 44100 Hz -> 192000 frames at 48000 Hz"
+
+
+def test_load_result_text_without_the_files_length():
+    from looprig import LoadResult
+
+    assert str(LoadResult(0, 192000, 44100, "", 0, 0, 48000)) == "a 44100 Hz file -> 192000 frames at 48000 Hz"
+    assert str(LoadResult(0, 48000, 48000, "", 0, 0, 48000)) == "48000 frames at 48000 Hz"
