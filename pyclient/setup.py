@@ -31,9 +31,10 @@ def built_library():
         dirs.append(Path(env) / "shm")
     dirs.append(HERE.parent / "build" / "shm")
     for d in dirs:
-        p = d / LIB_NAME
-        if p.exists():
-            return p.resolve()  # the real file behind liblooprig-shm.so -> .so.0 -> .so.0.1.0
+        for name in (LIB_NAME, LIB_NAME + ".0"):  # meson may make only the soname link
+            p = d / name
+            if p.exists():
+                return p.resolve()  # the real file behind liblooprig-shm.so -> .so.0 -> .so.0.1.0
     return None
 
 

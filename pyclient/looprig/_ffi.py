@@ -169,6 +169,8 @@ def library_candidates() -> List[Tuple[str, str]]:
     cands.append(("beside the package", str(_PKG_DIR / LIB_NAME)))
     root = repo_root()
     if root is not None:
+        # meson makes the soname link; the unversioned one only on some versions
+        cands.append(("repository build dir", str(root / "build" / "shm" / SONAME)))
         cands.append(("repository build dir", str(root / "build" / "shm" / LIB_NAME)))
     for d in installed_dirs("lib"):
         cands.append(("installed library dir", str(d / SONAME)))

@@ -48,7 +48,10 @@ def engine_binary() -> Path:
 def shm_library() -> Path:
     """``$LOOPRIG_LIB`` or ``<repo>/build/shm/liblooprig-shm.so``."""
     env = os.environ.get("LOOPRIG_LIB")
-    return Path(env) if env else REPO / "build" / "shm" / "liblooprig-shm.so"
+    if env:
+        return Path(env)
+    so = REPO / "build" / "shm" / "liblooprig-shm.so"
+    return so if so.exists() else so.with_name("liblooprig-shm.so.0")
 
 
 def require_engine() -> Path:
