@@ -206,12 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("slot", type=_slot)
 
     for name, verb, every in (("play", "start", "loaded"), ("stop", "stop", "playing")):
-        s = add(name, "%s one or more slots on the same frame (now, at a JACK frame, or quantized)" % verb,
+        s = add(name, "%s one or more slots on the same frame (now, at a frame, or quantized)" % verb,
                 usage="%%(prog)s SLOT [SLOT ...] | %%(prog)s all [--at FRAME] [--quantize Q]")
         s.add_argument("slot", type=_slot_or_all, nargs="+", metavar="SLOT",
                        help="slot number(s), or 'all' (every %s slot); several are sent as one batch"
                             " and take effect on the same frame" % every)
-        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
+        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="frame of the engine's timeline (status, rig.frame_time)")
         s.add_argument("--quantize", type=_quantize, default=None, metavar="Q",
                        help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)"
                             " | beat[:N] | bar[:N] (next beat/bar of the master grid, every N)")
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("tempo", "set the master tempo in BPM (20..400)")
     s.add_argument("bpm", type=_number, metavar="BPM")
-    s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
+    s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="frame of the engine's timeline (status, rig.frame_time)")
     s.add_argument("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
 
     s = add("meter", "set the beats per bar of the master grid (1..32)")
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- mixer and effects (LR_CMD_PARAM) --
     def schedule(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="absolute JACK frame time")
+        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="frame of the engine's timeline (status, rig.frame_time)")
         s.add_argument("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
 
     for name, what in (("hp", "high-pass"), ("lp", "low-pass")):

@@ -218,7 +218,7 @@ class Event:
     code : int
         ``lr_error`` (0 for ACK).
     frame : int
-        JACK frame at which the command takes/took effect (PING: now).
+        Frame at which the command takes/took effect (PING: now).
     value : tuple of float
         LOAD: ``(frames, source_rate)``.
     seq : int
@@ -289,7 +289,7 @@ class LoadResult:
     message : str
         Engine's text.
     frame : int
-        JACK frame at which the new buffer was installed.
+        Frame at which the new buffer was installed.
     source_frames : int
         Length of the file in frames at its own rate, ``source_rate`` (from
         the slot's info in the meters; 0 if unknown).
@@ -495,7 +495,10 @@ class Rig:
 
     @property
     def frame_time(self) -> int:
-        """JACK frame time at the start of the engine's last period."""
+        """The engine's frame time at the start of its last period.
+
+        JACK's frame time, continued across a JACK server restart (see
+        ``jack_frame_offset`` in docs/PROTOCOL.md)."""
         return int(self._lib.lr_client_frame_time(self._check()))
 
     @property
@@ -730,7 +733,7 @@ class Rig:
         text : str or bytes, optional
             Command text (LOAD: the file path, sent as given).
         at : int, optional
-            Absolute JACK frame time at which the command takes effect.
+            Frame of the engine's timeline (``frame_time``) at which the command takes effect.
         quantize : None, str or tuple, optional
             See :func:`parse_quantize`.
         wait : bool
@@ -791,7 +794,7 @@ class Rig:
         if at is not None:
             at = operator.index(at)
             if not 0 <= at <= _UINT64_MAX:
-                raise ValueError("at=%d is not a JACK frame time (must be >= 0)" % at)
+                raise ValueError("at=%d is not a frame time (must be >= 0)" % at)
             cmd.flags |= self._lib.LR_CMD_F_AT
             cmd.at_frame = at
         mode, arg = parse_quantize(quantize)
@@ -850,7 +853,7 @@ class Rig:
         Returns
         -------
         int
-            The engine's JACK frame time when it handled the ping.
+            The engine's frame time when it handled the ping.
         """
         return self._do("ping", 0, timeout).frame
 
@@ -1116,7 +1119,7 @@ class Rig:
             be in range and loaded (else :class:`CommandRejected`, ``(nothing
             sent)``).
         at : int, optional
-            Absolute JACK frame time to start at (else the next period).
+            Frame of the engine's timeline (``frame_time``) to start at (else the next period).
         quantize : None, str or tuple, optional
             ``"slot:K"`` / ``"frames:N"`` / ``"beat[:N]"`` / ``"bar[:N]"``:
             start on that grid (after ``at``); see :func:`parse_quantize`.
@@ -1124,7 +1127,7 @@ class Rig:
         Returns
         -------
         int or list of int
-            JACK frame at which the slot starts (the ACK's frame); for several
+            Frame at which the slot starts (the ACK's frame); for several
             slots one frame per slot, in the order given (slot order for
             ``"all"``; ``[]`` if there is none).
         """
@@ -1183,14 +1186,14 @@ class Rig:
         bpm : float
             Beats per minute (the engine accepts 20..400).
         at : int, optional
-            Absolute JACK frame time of the change (else the next period).
+            Frame of the engine's timeline (``frame_time``) of the change (else the next period).
         quantize : None, str or tuple, optional
             E.g. ``"bar"``: change on the next bar start (after ``at``).
 
         Returns
         -------
         int
-            JACK frame at which the new tempo takes effect. The beat position
+            Frame at which the new tempo takes effect. The beat position
             is continuous across the change.
         """
         return self._do("tempo", 0, timeout, value=float(bpm), at=at, quantize=quantize).frame
@@ -1352,14 +1355,14 @@ class Rig:
         group : int, optional
             The group bus 0..7, for group params (required for them).
         at : int, optional
-            Absolute JACK frame time of the change (else the next period).
+            Frame of the engine's timeline (``frame_time``) of the change (else the next period).
         quantize : None, str or tuple, optional
             Change on that grid (after ``at``); see :func:`parse_quantize`.
 
         Returns
         -------
         int
-            JACK frame at which the change takes effect (continuous params
+            Frame at which the change takes effect (continuous params
             then ramp to the new value over ``header.smooth_frames``).
 
         Raises
@@ -1520,7 +1523,7 @@ class Rig:
         Returns
         -------
         int
-            JACK frame at which the change takes effect (all values together).
+            Frame at which the change takes effect (all values together).
         """
         return self._set_named("highpass", [("hp-freq", freq), ("hp-q", q), ("hp-on", on)],
                                slot, None, at, quantize, timeout)
