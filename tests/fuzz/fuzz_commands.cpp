@@ -231,7 +231,7 @@ void check_accepted(const lr_command& c) {
     const uint32_t t = c.type;
     if (t == LR_CMD_NOP || t >= LR_CMD_TYPE_COUNT) fail("accepted an unknown type", t);
     if (c.id == 0) fail("accepted id 0");
-    if (c.flags & ~uint32_t{LR_CMD_F_AT}) fail("accepted unknown flags", c.flags);
+    if (c.flags & ~uint32_t{LR_CMD_F_AT | LR_CMD_F_BATCH}) fail("accepted unknown flags", c.flags);
     if (c.text_len > LR_TEXT_MAX) fail("accepted a text length beyond the buffer", c.text_len);
     if (rt::command_takes_slot(t) && (c.slot < 0 || static_cast<uint32_t>(c.slot) >= kSlots)) fail("accepted a bad slot", t);
     const double v = c.value[0];
