@@ -1,92 +1,22 @@
-// Offline tempo/pitch renders of one loop cycle (see render.hpp).
-//
-// Method
-// ------
-// 1. Periodic input. One cycle of N source frames is unrolled circularly into
-//    pre + N + post frames (frame `pre` of the unrolled input is source frame
-//    0), like resample_loop() in loader.cpp does for the sample-rate
-//    converter. The context on each side is at least one second of audio plus
-//    the crossfade search span (below), i.e. hundreds of cycles for a
-//    100-frame loop and a partial cycle for a 20 s loop. Rubber Band's start
-//    and end behaviour (empty analysis windows, the study pass seeing no past)
-//    thus lies far outside the frames we keep.
-// 2. One pass of Rubber Band at time ratio r = T/N exactly (T =
-//    spec.target_frames), pitch scale as given, channels together. What
-//    matters for a loop is the grid, so each engine runs in the mode that
-//    keeps onsets where they belong (measured on this machine, RB 3.1.2, a
-//    120 BPM kick/hat loop, ratios 0.8 and 1.25, pitch 1 and +-3..5 st):
-//    - R3 (finer): offline mode (study() of the whole input, then process()),
-//      fed exactly getSamplesRequired() frames per call. Onsets within
-//      +-2.6 ms of r * source position, mean within 1.6 ms. Fed in larger
-//      blocks, R3 with a pitch shift drifts by up to -3 ms over two seconds
-//      (16384-frame blocks), so block size is not a free choice here.
-//    - R2 (faster): real-time mode, OptionWindowShort (Rubber Band's own
-//      "percussive" choice), OptionTransientsMixed. R2's offline mode
-//      redistributes the stretch elastically around transients: onsets moved
-//      by up to 12 ms and by 6-7 ms on average at ratio 1.25. Real-time mode
-//      with the short window keeps them within +-5.5 ms (mean within 2.5 ms).
-//      OptionTransientsCrisp (the default) resets phases on a steady tone and
-//      detunes it: a 440 Hz sine at -5 st measured 325 Hz instead of 329.6;
-//      Mixed keeps partials below ~1 kHz phase-continuous and the pitch exact.
-//      R2 is far less clean than R3 on sustained chords in any mode (a
-//      five-note chord at +3 st: 35 % of the energy off the partials here,
-//      16-33 % in R2's offline mode, ~1 % with R3): R3 is the tier for tonal
-//      material, R2 the cheap one that keeps the groove.
-//    In real-time mode the first getPreferredStartPad() input frames are the
-//    lead-in and the first getStartDelay() output frames are dropped, so that
-//    output frame j is input frame lead + j / r; our lead-in is real
-//    (periodic) audio, not silence. Offline mode aligns by itself (output j =
-//    input j / r; 0 frames offset at ratio 1 with a click train).
-//    Key-frame maps (setKeyFrameMap) were tried to pin the cycle ends and
-//    rejected: in 3.1.2 they shifted R2's output by 2-4 ms even at ratio 1,
-//    scattered onsets by up to 15 ms with a pitch shift, and gave R3 a wrong
-//    output length (292168 instead of 300000 frames).
-// 3. The cut. Source frame 0 sits at input frame pre = lead + ahead, i.e.
-//    output frame P = ahead * r. `ahead` is rounded up to a multiple of
-//    N / gcd(N, T) whenever that costs at most one second more context, so
-//    that P is a whole number and the cut has no fractional offset; otherwise
-//    P is rounded to the nearest frame (error at most half a frame, 10 us at
-//    48 kHz). Exactly T frames are taken: the length is exact by construction
-//    whatever the stretcher's own output length.
-// 3b. Onset alignment. Rubber Band places transients a little off the
-//    time map j = r * source position, mostly by a common offset of 1-2 ms
-//    at a given ratio (R3, 120 -> 90 BPM: every click 86 frames early; R2:
-//    69), which would put a stretched loop's hits before its beats. So the
-//    cut moves by the median error over the source's clear onsets (a rise of
-//    half the peak of the high-frequency envelope within 1 ms; at most 256,
-//    2 x 12 ms apart): each onset found as in the tests, where that envelope
-//    reaches half its local peak, in the source and near r times its
-//    position in the stream. Material without onsets keeps the cut. What
-//    remains is Rubber Band's scatter around the common offset (per click
-//    0-60 frames here). The wrap is unaffected: the cycle is still y[P', P' + T).
-// 4. The seam. The stretched stream y is continuous, but not exactly periodic:
-//    a partial whose pitched frequency is not a whole number of cycles per T
-//    (a 440 Hz sine loop at +7 semitones: 659.26 cycles in one second) ends
-//    the cycle at another phase than it began, and phase-vocoder frames fall
-//    on different positions in consecutive cycles. Cutting y[P, P+T) alone
-//    would click. Instead the kept cycle starts as y[P + i] (cycle k) and
-//    ends as y[P + i - T] (cycle k-1, the same music one period earlier),
-//    with one crossfade between the two somewhere inside the cycle. The
-//    wrap last -> first is then y[P-1] -> y[P]: a step of the continuous
-//    stream, like any other step. The crossfade (50 ms, at most T/2) is
-//    placed where the two versions differ least (least energy of y_k - y_k-1
-//    over the fade, searched over the last second of the cycle, the whole
-//    cycle for loops up to a second): usually a quiet or steady stretch,
-//    never across a difference between the two versions if there is a place
-//    without one. Its gain law keeps the level constant for the measured
-//    correlation rho of the two versions (equal gain for rho = 1, equal power
-//    for rho = 0, boost up to 4.5x for anti-correlated ones), so a pure tone
-//    whose phase differs between the versions by up to ~155 degrees does not
-//    dip (a sine at +7 st, ratio 0.8: 145 degrees, level flat within 0.2 dB).
-//    Without the join, a pitched sine loop wrapped with a step 10-20x the
-//    largest step inside it; with it, the wrap is below the largest inside
-//    step for every case in tests/unit/test_render.cpp.
-// 5. Ratio 1 with pitch 1 is an exact copy, no processing.
-//
-// Threading: OptionThreadingNever. A render runs on a background thread of a
-// 2-core machine next to the JACK thread; a second worker thread per render
-// would take the other core from the audio thread. It also keeps renders
-// bit-for-bit deterministic.
+// Offline tempo/pitch renders of one loop cycle (see render.hpp). Nothing
+// here is RT safe. The method, and the measurements that chose each step, are
+// in docs/TEMPO_AND_STRETCH.md ("How a render is made"); in short:
+// 1. The cycle is unrolled circularly with at least a second of context on
+//    each side, so Rubber Band's start and end behaviour falls outside what
+//    is kept.
+// 2. One Rubber Band pass at ratio T/N exactly: R3 offline (study + process,
+//    fed getSamplesRequired() frames per call: larger blocks drift onsets),
+//    R2 real-time with OptionWindowShort | OptionTransientsMixed (its offline
+//    mode moves onsets; Crisp detunes steady tones).
+// 3. The cut takes exactly T frames from where source frame 0 lands; 3b. it
+//    moves by the median onset error of the output (Rubber Band's common
+//    offset), and the frames before the cut are the render's pre-roll.
+// 4. The seam: the cycle ends with the same music one period earlier,
+//    crossfaded where the two versions differ least, with a gain law for
+//    their correlation, so the wrap is as smooth as any step inside.
+// 5. Ratio 1 with pitch 1 is an exact copy.
+// Threading: OptionThreadingNever (a second thread per render would take the
+// other core from the audio thread); renders are deterministic.
 #include "render.hpp"
 
 #include <rubberband/RubberBandStretcher.h>
