@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bus-outs", dest="bus_outs", action="store_const", const=True, default=None,
                    help="JACK outs for the group buses, sends and effect returns")
     g.add_argument("--no-bus-outs", dest="bus_outs", action="store_const", const=False, help="no bus outs")
+    e.add_argument("--pan-law", type=_number, default=None, metavar="DB",
+                   help="pan law of mono files, gain at centre: 0, -3 (default), -4.5, -6")
+    e.add_argument("looprigd_args", nargs=argparse.REMAINDER, metavar="-- LOOPRIGD_OPTION",
+                   help="any further looprigd options, after -- (see looprigd --help)")
 
     s = add("load", "load an audio file into a slot (waits until loaded)")
     s.add_argument("slot", type=_slot)
@@ -438,6 +442,12 @@ def _cmd_engine(args: argparse.Namespace, name: str) -> int:
         argv += ["--smooth-ms", "%g" % args.smooth_ms]
     if args.bus_outs is not None:
         argv.append("--bus-outs" if args.bus_outs else "--no-bus-outs")
+    if args.pan_law is not None:
+        argv += ["--pan-law", "%g" % args.pan_law]
+    extra = list(args.looprigd_args or [])
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    argv += extra
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(binary, argv)

@@ -305,3 +305,15 @@ def test_wait_for_engine(jack_server, tmp_path):
     t0 = time.monotonic()
     r = run_cli(["--name", name, "--wait", "0.5", "ping"])
     assert r.returncode == EXIT_NOT_RUNNING and 0.4 < time.monotonic() - t0 < 5
+
+
+def test_engine_command_passes_pan_law_and_further_options(tmp_path):
+    """`looprig engine` hands --pan-law and anything after -- to looprigd
+    (a stand-in binary that prints its arguments)."""
+    fake = tmp_path / "looprigd"
+    fake.write_text("#!/bin/sh\necho \"$@\"\n")
+    fake.chmod(0o755)
+    r = run_cli(["engine", "--name", "zz", "--pan-law", "-4.5", "--", "--render-threads", "2"],
+                env=dict(os.environ, LOOPRIGD=str(fake)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["--name", "zz", "--pan-law", "-4.5", "--render-threads", "2"]
