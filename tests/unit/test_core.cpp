@@ -201,16 +201,19 @@ TEST_CASE("bad commands are answered with errors and change nothing") {
     for (uint64_t f = 64; f < h.frame; ++f) REQUIRE(h.out_l[f] == doctest::Approx(x[(f - 64) % 59] * kCos));
 }
 
-TEST_CASE("declick: a start ramps up over the configured frames, then plays exactly") {
+TEST_CASE("declick: a start at the loop's frame 0 is exact from its first frame; a stop ramps down") {
     CoreHarness h(1, 32, 0);
     h.install(0, make_sample(std::vector<float>(1000, 1.0f)));
     h.send(LR_CMD_PLAY, 0, 0, true, 128);
-    h.run(8);
+    h.send(LR_CMD_STOP, 0, 0, true, 640);
+    h.run(16);
     CHECK(h.out_l[127] == 0.0f);
-    CHECK(h.out_l[128] == doctest::Approx(kCos / 32));
-    CHECK(h.out_l[128 + 15] == doctest::Approx(kCos * 16 / 32));
-    CHECK(h.out_l[128 + 31] == doctest::Approx(kCos));
+    CHECK(h.out_l[128] == doctest::Approx(kCos));  // the attack whole: no fade-in
     CHECK(h.out_l[400] == doctest::Approx(kCos));
+    CHECK(h.out_l[639] == doctest::Approx(kCos));
+    CHECK(h.out_l[640] == doctest::Approx(kCos * 31 / 32));  // the stop fades out over 32 frames
+    CHECK(h.out_l[640 + 15] == doctest::Approx(kCos * 16 / 32));
+    CHECK(h.out_l[640 + 32] == 0.0f);
 }
 
 TEST_CASE("loading into a playing slot swaps the loop on its grid without a gap") {

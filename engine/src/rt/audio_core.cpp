@@ -958,6 +958,11 @@ struct AudioCore::Impl {
         } else if (now < start) {
             s.main.origin = start - buffer->frames;  // a cycle earlier: (f - origin) stays positive
         }
+        // Starting at the loop's frame 0 plays the file's first sample as it is
+        // (no fade-in: the downbeat's attack stays whole, as in every later
+        // pass). A start elsewhere in the cycle (a pre-roll, a follower
+        // anchored on a standing transport's song position) keeps the ramp.
+        if (now == start && !(paused && s.loop_beats > 0.0)) s.main.env.jump(1.0f);
     }
 
     void note_scheduled(Slot& s, const rt::Action& a) {
