@@ -544,7 +544,7 @@ def _play_stop_many(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Opti
     same = all(f == frames[0] for f in frames)
     verb = "start" if c == "play" else "stop"
     if same:
-        text = "%s: %d slots %s at frame %d" % (what, len(slots), verb, frames[0])
+        text = "%s: %d slot%s %s at frame %d" % (what, len(slots), "" if len(slots) == 1 else "s", verb + ("s" if len(slots) == 1 else ""), frames[0])
     else:
         text = "%s: %s at frames %s" % (what, verb, ", ".join("%d@%d" % (s, f) for s, f in zip(slots, frames)))
     if spec == "all":
