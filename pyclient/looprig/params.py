@@ -30,7 +30,6 @@ from __future__ import annotations
 import difflib
 import math
 import operator
-import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -353,18 +352,15 @@ def to_value(p: Param, value: Any) -> float:
 
 
 def value_error(p: Param, value: float) -> Optional[str]:
-    """Why the engine would refuse ``value`` for ``p`` (the same table, the
-    same rules: finite, not subnormal, in range, 0/1 for a switch, whole for
-    an index), or None if it is acceptable. Lets a call that sets several
-    values refuse them all before any is sent."""
-    v = float(value)
-    if not math.isfinite(v) or (v != 0.0 and abs(v) < sys.float_info.min) or not p.min <= v <= p.max:
-        return "%s %g is out of range (%g..%g%s)" % (p.name, v, p.min, p.max, " " + p.unit if p.unit else "")
-    if p.kind == "switch" and v not in (0.0, 1.0):
-        return "%s %g must be 0 or 1" % (p.name, v)
-    if p.kind == "index" and v != math.floor(v):
-        return "%s %g must be a whole number" % (p.name, v)
-    return None
+    """Why the engine would refuse ``value`` for ``p``, or None if it is
+    acceptable. The check is the engine's own (``lr_param_check()`` in the C
+    library: finite, not subnormal, in range, 0/1 for a switch, whole for an
+    index) and so is the message. Lets a call that sets several values refuse
+    them all before any is sent."""
+    why = ffi.new("char[]", 256)
+    if get_lib().lr_param_check(p.id, float(value), why, 256) == 0:
+        return None
+    return ffi.string(why).decode("utf-8", "replace")
 
 
 _WORDS = {"on": 1.0, "off": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0}

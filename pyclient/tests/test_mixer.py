@@ -508,7 +508,7 @@ def test_rejection_after_all_answers(frig, wire):
     (lambda r: r.highpass(0, 100, q=0), "hp-q 0 is out of range"),
     (lambda r: r.lowpass(0, float("nan")), "lp-freq nan is out of range"),
     (lambda r: r.lowpass(0, 9000, q=float("inf")), "lp-q inf is out of range"),
-    (lambda r: r.lowpass(0, 5e-324), "lp-freq 4.94066e-324 is out of range"),
+    (lambda r: r.lowpass(0, 5e-324), "lp-freq <0.001 is out of range"),
     (lambda r: r.send(0, "delay", -6, pre=0.5), "send1-pre 0.5 must be 0 or 1"),
     (lambda r: r.delay(beats=1, pingpong=2), "delay-pingpong 2 is out of range"),
 ])

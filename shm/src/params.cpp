@@ -1,7 +1,9 @@
 // The params table (shm_client.h): names, ranges, defaults and units of every
 // mixer and effect parameter, shared by the engine's validation and clients.
-#include "looprig/shm_client.h"
+#include "param_check.hpp"
 
+#include <bit>
+#include <cmath>
 #include <cstddef>
 
 namespace {
@@ -65,4 +67,42 @@ extern "C" const lr_param_desc* lr_param_info(uint32_t id) {
     for (const lr_param_desc& p : kParams)
         if (p.id == id) return &p;
     return nullptr;
+}
+
+namespace looprig::shm {
+
+bool is_subnormal(double v) {
+    const uint64_t bits = std::bit_cast<uint64_t>(v);
+    return (bits & 0x7FF0000000000000ull) == 0 && (bits & 0x000FFFFFFFFFFFFFull) != 0;
+}
+
+int check_param_value(const lr_param_desc& p, double v, rt::Text& why) {
+    if (!std::isfinite(v) || is_subnormal(v) || v < p.min || v > p.max) {
+        why << p.name << " " << v << " is out of range (" << p.min << ".." << p.max;
+        if (p.unit[0]) why << " " << p.unit;
+        why << ")";
+        return LR_E_BAD_VALUE;
+    }
+    if (p.kind == LR_KIND_SWITCH && v != 0.0 && v != 1.0) {
+        why << p.name << " " << v << " must be 0 or 1";
+        return LR_E_BAD_VALUE;
+    }
+    if (p.kind == LR_KIND_INDEX && v != std::floor(v)) {
+        why << p.name << " " << v << " must be a whole number";
+        return LR_E_BAD_VALUE;
+    }
+    return LR_OK;
+}
+
+}  // namespace looprig::shm
+
+extern "C" int lr_param_check(uint32_t id, double value, char* why, uint32_t why_len) {
+    char scratch[1];
+    looprig::rt::Text text(why && why_len ? why : scratch, why && why_len ? why_len : sizeof scratch);
+    const lr_param_desc* p = lr_param_info(id);
+    if (!p) {
+        text << "unknown param " << id;
+        return LR_E_BAD_VALUE;
+    }
+    return looprig::shm::check_param_value(*p, value, text);
 }

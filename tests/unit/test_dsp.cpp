@@ -200,7 +200,7 @@ TEST_CASE("RT text formatting") {
     rt::Text t(buf, sizeof buf);
     t << "slot " << -3 << " gain " << -6.5 << " frames " << uint64_t{18446744073709551615ull} << " " << std::nan("");
     CHECK(std::string(buf) == "slot -3 gain -6.5 frames 18446744073709551615 nan");
-    for (const auto& [v, want] : {std::pair{20000.0, "20000"}, {0.7071, "0.707"}, {-0.0004, "0"}, {2.05, "2.05"},
+    for (const auto& [v, want] : {std::pair{20000.0, "20000"}, {0.7071, "0.707"}, {-0.0004, ">-0.001"}, {0.0, "0"}, {5e-324, "<0.001"}, {2.05, "2.05"},
                                   {-120.0, "-120"}, {0.9996, "1"}, {12.3456, "12.346"}}) {
         char b[32];
         rt::Text x(b, sizeof b);
@@ -283,4 +283,36 @@ TEST_CASE("musical grid: beats, bars and tempo changes keep positions continuous
     CHECK(g.next_bar(change + 2 * 19200 + 6, 1) == change + 5 * 19200);
     // Thousands of beats later the grid is still exact.
     CHECK(g.beat_at(change + uint64_t{19200} * 100000) == 100002.0);
+}
+
+TEST_CASE("lr_param_check (the C ABI Python uses) gives the engine's verdict and message for every param") {
+    uint32_t count = 0;
+    const lr_param_desc* table = lr_param_table(&count);
+    std::size_t compared = 0;
+    for (uint32_t k = 0; k < count; ++k) {
+        const lr_param_desc& p = table[k];
+        for (const double v : {p.min, p.max, p.def, p.min - 1.0, p.max + 1.0, 0.5 * (p.min + p.max) + 0.25,
+                               std::nan(""), HUGE_VAL, -HUGE_VAL, 5e-324, 0.0}) {
+            lr_command c{};
+            c.id = 1;
+            c.type = LR_CMD_PARAM;
+            c.param = p.id;
+            c.slot = 0;
+            c.value[0] = v;
+            char engine[LR_MESSAGE_MAX], abi[LR_MESSAGE_MAX];
+            rt::Text why(engine, sizeof engine);
+            const int engine_code = rt::validate_param(c, 8, why);
+            const int abi_code = lr_param_check(p.id, v, abi, sizeof abi);
+            CAPTURE(p.name);
+            CAPTURE(v);
+            CHECK(abi_code == engine_code);
+            if (engine_code != LR_OK) CHECK(std::string(abi) == std::string(engine));
+            ++compared;
+        }
+    }
+    CHECK(compared == count * 11u);
+    char why[64];
+    CHECK(lr_param_check(9999, 1.0, why, sizeof why) == LR_E_BAD_VALUE);
+    CHECK(std::string(why) == "unknown param 9999");
+    CHECK(lr_param_check(LR_P_HP_Q, 1.0, nullptr, 0) == LR_OK);
 }

@@ -1,5 +1,7 @@
 #include "command.hpp"
 
+#include "param_check.hpp"
+
 #include <bit>
 #include <cmath>
 
@@ -41,14 +43,7 @@ bool command_takes_slot(uint32_t type) {
 }
 
 namespace {
-/// A subnormal double (|v| < 2.2e-308, not 0). The audio thread runs with
-/// denormals-are-zero, where such a value compares equal to 0 and slips past
-/// range and 0/1 checks ("just below 0" would pass as 0): looked at through
-/// its bits, independent of the floating-point mode, and refused.
-bool subnormal(double v) {
-    const uint64_t bits = std::bit_cast<uint64_t>(v);
-    return (bits & 0x7FF0000000000000ull) == 0 && (bits & 0x000FFFFFFFFFFFFFull) != 0;
-}
+using shm::is_subnormal;
 
 int bad_value(Text& why, const char* what, double v, const char* range) {
     why << what << " " << v << " is out of range (" << range << ")";
@@ -70,22 +65,7 @@ int validate_param(const lr_command& cmd, uint32_t slot_count, Text& why) {
         why << p->name << ": group " << cmd.slot << " out of range (0.." << int32_t{LR_GROUPS - 1} << ")";
         return LR_E_BAD_SLOT;
     }
-    const double v = cmd.value[0];
-    if (!std::isfinite(v) || subnormal(v) || v < p->min || v > p->max) {
-        why << p->name << " " << v << " is out of range (" << p->min << ".." << p->max;
-        if (p->unit[0]) why << " " << p->unit;
-        why << ")";
-        return LR_E_BAD_VALUE;
-    }
-    if (p->kind == LR_KIND_SWITCH && v != 0.0 && v != 1.0) {
-        why << p->name << " " << v << " must be 0 or 1";
-        return LR_E_BAD_VALUE;
-    }
-    if (p->kind == LR_KIND_INDEX && v != std::floor(v)) {
-        why << p->name << " " << v << " must be a whole number";
-        return LR_E_BAD_VALUE;
-    }
-    return LR_OK;
+    return shm::check_param_value(*p, cmd.value[0], why);  // the table's value rules, shared with lr_param_check()
 }
 
 int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
@@ -142,8 +122,8 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
     const double v = cmd.value[0];
     const bool valued = type != LR_CMD_PING && type != LR_CMD_LOAD && type != LR_CMD_UNLOAD && type != LR_CMD_PLAY &&
                         type != LR_CMD_STOP && type != LR_CMD_METER_RESET;
-    if (valued && (subnormal(v) || (type == LR_CMD_LOOP_TEMPO && subnormal(cmd.value[1])))) {
-        why << command_name(type) << ": value " << (subnormal(v) ? v : cmd.value[1])
+    if (valued && (is_subnormal(v) || (type == LR_CMD_LOOP_TEMPO && is_subnormal(cmd.value[1])))) {
+        why << command_name(type) << ": value " << (is_subnormal(v) ? v : cmd.value[1])
             << " is subnormal (too close to 0 to be told from 0)";
         return LR_E_BAD_VALUE;
     }

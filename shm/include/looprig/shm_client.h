@@ -141,6 +141,12 @@ const lr_param_desc *lr_param_table(uint32_t *count);
 
 /* The row of param `id`, or NULL if there is none. RT safe. */
 const lr_param_desc *lr_param_info(uint32_t id);
+
+/* LR_OK if `value` is one param `id` accepts (the engine's own rules:
+ * finite, not subnormal, within [min, max], 0/1 for a switch, whole for an
+ * index), else LR_E_BAD_VALUE with the reason in why (NUL-terminated,
+ * truncated to why_len; why may be NULL). RT safe. */
+int lr_param_check(uint32_t id, double value, char *why, uint32_t why_len);
 /* LR_CDEF_END */
 
 #ifdef __cplusplus

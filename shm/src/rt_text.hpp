@@ -2,6 +2,7 @@
 // All functions RT safe.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,9 @@ public:
         if (std::isinf(v)) return *this << (v < 0 ? "-inf" : "inf");
         if (std::fabs(v) >= 1e15) return *this << (v < 0 ? "-huge" : "huge");
         auto milli_total = static_cast<uint64_t>(std::llround(std::fabs(v) * 1000.0));
+        // Not 0, yet 0 to 3 decimals (or subnormal, which the audio thread's
+        // denormals-are-zero mode reads as 0): say so, from the bits.
+        if (milli_total == 0 && (std::bit_cast<uint64_t>(v) << 1) != 0) return *this << (std::signbit(v) ? ">-0.001" : "<0.001");
         if (v < 0 && milli_total) *this << "-";
         const uint64_t whole = milli_total / 1000;
         uint64_t milli = milli_total % 1000;
