@@ -8,6 +8,7 @@
 #include <jack/metadata.h>
 #include <jack/uuid.h>
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ namespace looprig {
 
 namespace {
 std::atomic<bool> g_stop{false};
+std::atomic<Doorbell*> g_housekeeping_bell{nullptr};  // rung by request_stop() (signal handlers)
 
 void log(const std::string& line) { fmt::print(stderr, "looprigd: {}\n", line); }
 
@@ -59,7 +61,10 @@ std::string port_digits(uint32_t index, uint32_t count) {
 }
 }  // namespace
 
-void Engine::request_stop() { g_stop.store(true); }
+void Engine::request_stop() {
+    g_stop.store(true);
+    if (Doorbell* bell = g_housekeeping_bell.load()) bell->ring();  // async-signal safe
+}
 
 Engine::Engine(const EngineOptions& options) : options_(options) {
     if (options_.slots == 0 || options_.slots > LR_MAX_SLOTS)
@@ -97,6 +102,9 @@ void Engine::activate() {
     std::snprintf(h->jack_client_name, LR_NAME_MAX, "%s", jack_get_client_name(client_));
 
     register_ports();
+    // Names the threads libjack starts for this client (its process thread
+    // among them) "lr-jack", for per-thread CPU readings (tools/idle-cpu.py).
+    jack_set_thread_init_callback(client_, [](void*) { pthread_setname_np(pthread_self(), "lr-jack"); }, nullptr);
     jack_set_process_callback(client_, &Engine::process_callback, this);
     jack_set_xrun_callback(client_, &Engine::xrun_callback, this);
     jack_set_buffer_size_callback(client_, &Engine::buffer_size_callback, this);
@@ -374,6 +382,7 @@ void Engine::shutdown_callback(jack_status_t, const char* reason, void* arg) {
     auto* self = static_cast<Engine*>(arg);
     std::snprintf(self->jack_lost_reason_, sizeof self->jack_lost_reason_, "%s", reason ? reason : "unknown");
     self->jack_lost_.store(true);
+    self->core_->housekeeping_bell().ring();
 }
 
 void Engine::reap_dead_clients() {
@@ -411,16 +420,24 @@ int Engine::run() {
                h->jack_client_name, h->jack_server_name, sample_rate_, buffer_size_.load(), options_.slots,
                options_.slot_outs ? " with per-slot outs" : "", segment_->name());
     std::fflush(stdout);
-    int tick = 0;
     uint64_t reported_violations = 0;
     bool lost = false;
     auto next_try = std::chrono::steady_clock::now();
+    auto next_restore = next_try + 1s;
+    // Housekeeping sleeps until the audio thread rings (garbage, a change of
+    // transport mode), JACK goes away, a signal comes, or 100 ms have passed:
+    // dead clients are reaped and RT-trap hits reported at least that often.
+    Doorbell& bell = core_->housekeeping_bell();
+    g_housekeeping_bell.store(&bell);
     while (!g_stop.load()) {
-        std::this_thread::sleep_for(10ms);
+        bell.wait_for(100ms);
         free_garbage();
         update_timebase();
-        if (++tick % 10 == 0) reap_dead_clients();
-        if (tick % 100 == 0) restore_connections();
+        reap_dead_clients();
+        if (const auto now = std::chrono::steady_clock::now(); now >= next_restore) {
+            next_restore = now + 1s;
+            restore_connections();
+        }
         if (rt_guard::armed_build()) {
             const uint64_t v = rt_guard::violations();
             segment_->header()->rt_violations = v;
@@ -434,6 +451,7 @@ int Engine::run() {
             shm::store_release(h->engine_state, LR_ENGINE_JACK_LOST);
             if (options_.exit_on_jack_loss) {
                 log(fmt::format("the JACK server went away ({}); exiting", jack_lost_reason_));
+                g_housekeeping_bell.store(nullptr);
                 return 2;
             }
             log(fmt::format("the JACK server went away ({}); keeping every loop and setting, "
@@ -458,6 +476,7 @@ int Engine::run() {
             }
         }
     }
+    g_housekeeping_bell.store(nullptr);
     shm::store_release(segment_->header()->engine_state, LR_ENGINE_STOPPING);
     log("stopping");
     return 0;

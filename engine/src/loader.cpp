@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <pthread.h>
 
 namespace looprig {
 
@@ -231,15 +232,18 @@ Loader::Loader(AudioCore& core, uint64_t max_bytes, std::vector<std::string> all
 
 Loader::~Loader() {
     stop_.store(true);
+    core_.load_bell().ring();
     thread_.join();
 }
 
 void Loader::run() {
     using namespace std::chrono_literals;
+    pthread_setname_np(pthread_self(), "lr-loader");
     while (!stop_.load()) {
+        core_.load_bell().clear();  // a request pushed after this look rings again
         LoadRequest* req = core_.load_requests().front();
         if (!req) {
-            std::this_thread::sleep_for(2ms);
+            core_.load_bell().wait();  // the audio thread rings when it pushes a request
             continue;
         }
         LoadResult result;

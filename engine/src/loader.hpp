@@ -41,8 +41,8 @@ std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from
 std::string path_refusal(const std::string& path, const std::vector<std::string>& dirs);
 
 /// The loader thread: takes LoadRequests from the audio core, answers with
-/// LoadResults. It polls the request queue every 2 ms, so the audio thread
-/// never has to signal it (no system call on the audio thread).
+/// LoadResults. It sleeps until the audio thread rings AudioCore::load_bell()
+/// (lock-free, non-blocking) after pushing a request.
 class Loader {
 public:
     /// `allowed_dirs`: see path_refusal().

@@ -3,6 +3,7 @@
 #include "render.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ RenderWorker::RenderWorker(AudioCore& core, uint32_t sample_rate, bool finer, ui
 
 RenderWorker::~RenderWorker() {
     stop_.store(true);
+    for (std::size_t i = 0; i < threads_.size(); ++i) core_.render_bell().ring();
     for (auto& t : threads_) t.join();
 }
 
@@ -46,10 +48,14 @@ bool RenderWorker::give(RenderAnswer& answer) {
 void RenderWorker::run() {
     // Renders are long and never urgent next to audio, loading or clients.
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    pthread_setname_np(pthread_self(), "lr-render");
     while (!stop_.load()) {
         RenderRequest req;
         if (!take(&req)) {
-            std::this_thread::sleep_for(2ms);
+            // The audio thread rings once per request it pushes: one of the
+            // render threads wakes for each (a ring for a request another
+            // thread took finds the queue empty and sleeps again).
+            core_.render_bell().wait();
             continue;
         }
         RenderAnswer answer;

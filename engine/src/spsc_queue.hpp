@@ -48,6 +48,8 @@ public:
         return true;
     }
     std::size_t capacity() const { return capacity_; }
+    /// Items pushed since construction (producer side). RT safe.
+    std::size_t pushed() const { return write_.load(std::memory_order_relaxed); }
     std::size_t size() const {
         return write_.load(std::memory_order_acquire) - read_.load(std::memory_order_acquire);
     }

@@ -2,14 +2,18 @@
 // (validation, publication, exact frames and ramps), peak holds and the
 // loudness hand-over. Driven through the core's command ring like a client.
 #include "core_harness.hpp"
+#include "loudness.hpp"
 #include "looprig/shm_client.h"
 
 #include <doctest/doctest.h>
+#include <ebur128.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <limits>
+#include <vector>
 
 using namespace looprig;
 using namespace looprig::test;
@@ -237,6 +241,105 @@ TEST_CASE("the master is handed to the loudness thread sample for sample") {
         REQUIRE(got[2 * i] == h.out_l[i]);
         REQUIRE(got[2 * i + 1] == h.out_r[i]);
     }
+}
+
+TEST_CASE("a silent master stops feeding the loudness thread after kLoudnessQuietSeconds, then says what it skipped") {
+    CoreHarness h(2, 0, 0, 0);
+    h.period = 256;
+    const uint64_t quiet = uint64_t{kLoudnessQuietSeconds} * 48000;
+    uint64_t handed = 0;
+    auto drain = [&] {
+        while (LoudnessBlock* b = h.core->loudness_blocks().front()) {
+            CHECK(b->silence_before == 0);
+            handed += b->frames;
+            h.core->loudness_blocks().pop();
+        }
+    };
+    for (int i = 0; i < 60; ++i) {  // 9.6 s of silence, drained as the loudness thread would
+        h.run(30);
+        drain();
+    }
+    // Whole blocks until kLoudnessQuietSeconds of silence were handed over, then none.
+    CHECK(handed >= quiet);
+    CHECK(handed < quiet + kLoudnessBlockFrames);
+    const uint64_t silent_end = h.frame;
+    h.install(0, make_sample(std::vector<float>{0.1f, -0.2f, 0.3f, 0.05f, -0.4f}));
+    h.send(LR_CMD_PLAY, 0);
+    h.run(8);
+    LoudnessBlock* b = h.core->loudness_blocks().front();
+    REQUIRE(b != nullptr);
+    // Every frame is accounted for: handed over, skipped, or in this block.
+    const uint64_t first = handed + b->silence_before;
+    CHECK(b->silence_before > 0);
+    CHECK(first <= silent_end);
+    CHECK(first + kLoudnessBlockFrames > silent_end);
+    for (uint32_t i = 0; i < kLoudnessBlockFrames; ++i) {
+        REQUIRE(b->samples[2 * i] == h.out_l[first + i]);
+        REQUIRE(b->samples[2 * i + 1] == h.out_r[first + i]);
+    }
+    h.core->loudness_blocks().pop();
+    while ((b = h.core->loudness_blocks().front()) != nullptr) {  // and from then on, every block
+        CHECK(b->silence_before == 0);
+        h.core->loudness_blocks().pop();
+    }
+}
+
+TEST_CASE("the silence the loudness thread feeds for skipped blocks gives the same readings as all of it") {
+    constexpr uint32_t kRate = 48000;
+    constexpr int kModes = EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_I | EBUR128_MODE_HISTOGRAM;
+    auto add = [](ebur128_state* st, uint64_t frames, double amp) {  // a sine from its phase 0
+        std::vector<float> buf(2 * 4096);
+        uint64_t t = 0;
+        while (frames > 0) {
+            const uint64_t n = std::min<uint64_t>(frames, 4096);
+            for (uint64_t i = 0; i < n; ++i)
+                buf[2 * i] = buf[2 * i + 1] = static_cast<float>(amp * std::sin(2 * M_PI * 997.0 * (t + i) / kRate));
+            ebur128_add_frames_float(st, buf.data(), n);
+            frames -= n;
+            t += n;
+        }
+    };
+    struct Reading {
+        double m, s, i;
+    };
+    auto read = [](ebur128_state* st) {
+        Reading r{};
+        ebur128_loudness_momentary(st, &r.m);
+        ebur128_loudness_shortterm(st, &r.s);
+        ebur128_loudness_global(st, &r.i);
+        return r;
+    };
+    // sound, silence of `silent` frames (all of it, or what silence_to_feed() says), sound again
+    for (const uint64_t silent : {uint64_t{1000}, uint64_t{kLoudnessQuietSeconds} * kRate + 77,
+                                  uint64_t{40} * kRate + 12345, uint64_t{3600} * kRate + 1}) {
+        for (const bool fresh : {false, true}) {  // fresh: a meter reset just before the silence
+            Reading got[2];
+            for (int way = 0; way < 2; ++way) {
+                ebur128_state* st = ebur128_init(2, kRate, kModes);
+                add(st, 3 * kRate + 333, 0.3);
+                if (fresh) {
+                    ebur128_destroy(&st);
+                    st = ebur128_init(2, kRate, kModes);
+                }
+                // (an hour of zeros takes too long here: 60 s of them plus the
+                // rest of the hour modulo 3 s, the window's length, is the same)
+                const uint64_t z = way == 0 ? std::min<uint64_t>(silent, 60 * kRate + silent % (3 * kRate))
+                                            : LoudnessMeter::silence_to_feed(silent, kRate);
+                add(st, z, 0.0);
+                add(st, 2 * kRate + 5000, 0.1);
+                got[way] = read(st);
+                ebur128_destroy(&st);
+            }
+            CHECK(got[1].m == got[0].m);
+            CHECK(got[1].s == got[0].s);
+            CHECK(got[1].i == got[0].i);
+        }
+    }
+    CHECK(LoudnessMeter::silence_to_feed(0, kRate) == 0);
+    CHECK(LoudnessMeter::silence_to_feed(uint64_t{kLoudnessQuietSeconds} * kRate, kRate) ==
+          uint64_t{kLoudnessQuietSeconds} * kRate);
+    CHECK(LoudnessMeter::silence_to_feed(uint64_t{kLoudnessQuietSeconds} * kRate + 3 * kRate * 7 + 3, kRate) ==
+          uint64_t{kLoudnessQuietSeconds} * kRate + 3);
 }
 
 TEST_CASE("EQ in the slot path: a +12 dB low shelf raises DC by 12 dB, then glides back to flat") {

@@ -271,6 +271,7 @@ struct AudioCore::Impl {
     uint32_t smooth_frames = 0;        // ramp of param changes
     uint64_t hold_frames = 0;          // peak hold time
     std::vector<float> bus_storage;    // one period per bus channel
+    uint32_t bus_dirty_frames = 0;     // frames of every bus that may not be zero (idle: 0, no clearing)
     float* group_buf[LR_GROUPS][2] = {};
     float* send_buf[LR_SENDS][2] = {};
     float* return_buf[LR_SENDS][2] = {};
@@ -301,6 +302,8 @@ struct AudioCore::Impl {
     static constexpr float kFxSilence = 1e-7f;  // -140 dBFS
     LoudnessBlock loudness_block;      // filling; handed over when full
     uint32_t loudness_dropped = 0;
+    uint64_t loudness_quiet_frames = 0;  // silent master frames in a row, in whole blocks
+    uint64_t loudness_skipped = 0;       // silent frames not handed over since the last block
     uint32_t declick_frames = 0;
     double pan_law_db = -3.0;      // mono sources' pan law (centre gain, dB)
     uint32_t client_cursor = 0;
@@ -1233,12 +1236,15 @@ struct AudioCore::Impl {
         if (n == 0) return;
         float* master_l = out.master[0] + offset;
         float* master_r = out.master[1] + offset;
+        bool any = false;  // a slot wrote into the buses
         for (uint32_t si = 0; si < slots.size(); ++si) {
             Slot& s = slots[si];
             if (!s.main.active() && !s.tail.active()) {
                 skip_slot(s, n);
                 continue;
             }
+            any = true;
+            bus_dirty_frames = std::max(bus_dirty_frames, offset + n);
             float* l = scratch[0].data();
             float* r = scratch[1].data();
             std::fill_n(l, n, 0.0f);
@@ -1301,19 +1307,19 @@ struct AudioCore::Impl {
                 }
             }
         }
-        mix_buses(offset, n, out);
+        mix_buses(offset, n, out, any);
     }
 
     /// Groups and effect returns into the master, then the master gain;
     /// bus outs for JACK. RT safe.
-    void mix_buses(uint32_t offset, uint32_t n, const CoreOutputs& out) {
+    void mix_buses(uint32_t offset, uint32_t n, const CoreOutputs& out, bool slots_wrote) {
         float* master_l = out.master[0] + offset;
         float* master_r = out.master[1] + offset;
         for (uint32_t g = 0; g < LR_GROUPS; ++g) {
             float* bl = group_buf[g][0] + offset;
             float* br = group_buf[g][1] + offset;
             bool used = false;  // no slot feeds it now: nothing to scale, meter or mix
-            for (uint32_t i = 0; i < n && !used; ++i) used = bl[i] != 0.0f || br[i] != 0.0f;
+            for (uint32_t i = 0; i < n && !used && slots_wrote; ++i) used = bl[i] != 0.0f || br[i] != 0.0f;
             if (!used) {
                 group_gain[g].skip(n);
                 if (out.group[g][0]) std::fill_n(out.group[g][0] + offset, n, 0.0f);
@@ -1338,11 +1344,12 @@ struct AudioCore::Impl {
             float* sr = send_buf[k][1] + offset;
             float* rl = return_buf[k][0] + offset;
             float* rr = return_buf[k][1] + offset;
-            for (uint32_t i = 0; i < n; ++i) send_meter[k].accumulate(sl[i], sr[i]);
+            if (slots_wrote)  // else zeros: nothing to meter
+                for (uint32_t i = 0; i < n; ++i) send_meter[k].accumulate(sl[i], sr[i]);
             if (out.send[k][0]) std::copy_n(sl, n, out.send[k][0] + offset);
             if (out.send[k][1]) std::copy_n(sr, n, out.send[k][1] + offset);
             bool input = false;
-            for (uint32_t i = 0; i < n && !input; ++i) input = sl[i] != 0.0f || sr[i] != 0.0f;
+            for (uint32_t i = 0; i < n && !input && slots_wrote; ++i) input = sl[i] != 0.0f || sr[i] != 0.0f;
             FxSleep& sleep = fx_sleep[k];
             if (input) {
                 sleep.asleep = false;
@@ -1357,6 +1364,7 @@ struct AudioCore::Impl {
                 if (out.fx_return[k][1]) std::fill_n(out.fx_return[k][1] + offset, n, 0.0f);
                 continue;
             }
+            bus_dirty_frames = std::max(bus_dirty_frames, offset + n);
             if (k == 0) delay.process(sl, sr, rl, rr, n);
             else reverb.process(sl, sr, rl, rr, n);
             if (!input) {
@@ -1396,14 +1404,26 @@ struct AudioCore::Impl {
         owner->loudness_reset_.fetch_add(1, std::memory_order_release);
     }
 
-    /// Copy the master into the loudness meter's blocks. RT safe.
+    /// Copy the master into the loudness meter's blocks. Once the master has
+    /// been silent for kLoudnessQuietSeconds, further silent blocks are only
+    /// counted (the loudness thread sleeps), and handed over as a count with
+    /// the next block that is not silent. RT safe.
     void feed_loudness(const CoreOutputs& out, uint32_t nframes) {
         LoudnessBlock& b = loudness_block;
         for (uint32_t i = 0; i < nframes; ++i) {
             b.samples[2 * b.frames] = out.master[0][i];
             b.samples[2 * b.frames + 1] = out.master[1][i];
             if (++b.frames == kLoudnessBlockFrames) {
-                if (!owner->loudness_blocks_.push(b)) ++loudness_dropped;  // meter thread behind: a gap, not a stall
+                const bool silent = std::all_of(b.samples, b.samples + 2 * kLoudnessBlockFrames,
+                                                [](float v) { return v == 0.0f; });
+                if (silent && loudness_quiet_frames >= uint64_t{kLoudnessQuietSeconds} * grid.sample_rate()) {
+                    loudness_skipped += kLoudnessBlockFrames;
+                } else {
+                    b.silence_before = loudness_skipped;
+                    if (owner->loudness_blocks_.push(b)) loudness_skipped = 0;
+                    else ++loudness_dropped;  // meter thread behind: a gap, not a stall
+                }
+                loudness_quiet_frames = silent ? loudness_quiet_frames + kLoudnessBlockFrames : 0;
                 b.frames = 0;
             }
         }
@@ -1582,8 +1602,9 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     for (auto& g : m.group_meter) g.begin_period();
     for (auto& g : m.send_meter) g.begin_period();
     for (auto& g : m.return_meter) g.begin_period();
-    for (uint32_t b = 0; b < 2 * (LR_GROUPS + 2 * LR_SENDS); ++b)  // every bus channel, this period's frames
-        std::fill_n(m.bus_storage.data() + static_cast<std::size_t>(b) * config_.max_frames, nframes, 0.0f);
+    for (uint32_t b = 0; b < 2 * (LR_GROUPS + 2 * LR_SENDS); ++b)  // every bus channel, what was written
+        std::fill_n(m.bus_storage.data() + static_cast<std::size_t>(b) * config_.max_frames, m.bus_dirty_frames, 0.0f);
+    m.bus_dirty_frames = 0;
 
     if (!m.grid_started) {
         m.grid.reset(frame_time, rate);
@@ -1622,6 +1643,7 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     const double period_ns = 1e9 * nframes / rate;
     m.last_load = static_cast<float>(static_cast<double>(t1 - t0) / period_ns);
     m.max_load = std::max(m.max_load, m.last_load);
+    wake_workers();
 }
 
 }  // namespace looprig

@@ -10,6 +10,7 @@
 
 #include "../sample.hpp"
 #include "../spsc_queue.hpp"
+#include "doorbell.hpp"
 #include "looprig/shm_layout.h"
 
 #include <atomic>
@@ -79,8 +80,19 @@ struct TransportInfo {
 constexpr uint32_t kLoudnessBlockFrames = 512;
 struct LoudnessBlock {
     uint32_t frames = 0;
+    /// Silent frames not handed over just before this block: once the master
+    /// has been silent for kLoudnessQuietSeconds, silent blocks are skipped
+    /// (the meter's windows hold only silence by then); the loudness thread
+    /// accounts for them when sound comes back.
+    uint64_t silence_before = 0;
     float samples[2 * kLoudnessBlockFrames];
 };
+
+/// Silence the loudness meter is fed before further silent blocks are skipped:
+/// by then libebur128 holds nothing but zeros (its K-filter's tail of a full-scale
+/// signal is below DBL_MIN after ~2 s, then its 3 s window fills with zeros),
+/// so it reads -inf and more zeros change nothing but its 100 ms block phase.
+constexpr uint32_t kLoudnessQuietSeconds = 6;
 
 struct CoreConfig {
     uint32_t slot_count = 32;
@@ -140,6 +152,16 @@ public:
     /// Bumped by LR_CMD_METER_RESET: the loudness thread restarts its measurement. Any thread.
     uint32_t loudness_reset_generation() const { return loudness_reset_.load(std::memory_order_acquire); }
 
+    /// Workers sleep until the audio thread rings their bell (RT safe, at the
+    /// end of process(), only when there is something new): the loader for
+    /// load requests, the render threads once per render request, the
+    /// loudness thread for master blocks and meter resets, housekeeping for
+    /// garbage and changes of the transport mode.
+    Doorbell& load_bell() { return load_bell_; }
+    Doorbell& render_bell() { return render_bell_; }
+    Doorbell& loudness_bell() { return loudness_bell_; }
+    Doorbell& housekeeping_bell() { return housekeeping_bell_; }
+
     /// Any thread.
     void count_xrun() { xruns_.fetch_add(1, std::memory_order_relaxed); }
     /// Engine sample rate (for new loads and declick math). Any thread.
@@ -173,6 +195,33 @@ private:
     std::atomic<uint32_t> sample_rate_{48000};
     std::atomic<uint32_t> transport_mode_{LR_TRANSPORT_OFF};
     TransportInfo transport_;
+
+    /// Ring the bells of workers with something new since the last call. Audio thread only. RT safe.
+    void wake_workers() {
+        if (const std::size_t n = load_requests_.pushed(); n != woke_.loads) {
+            woke_.loads = n;
+            load_bell_.ring();
+        }
+        for (const std::size_t n = render_requests_.pushed(); woke_.renders != n; ++woke_.renders)
+            render_bell_.ring();  // one each: several render threads may take them
+        const uint32_t reset = loudness_reset_.load(std::memory_order_relaxed);
+        if (const std::size_t n = loudness_blocks_.pushed(); n != woke_.loudness || reset != woke_.reset) {
+            woke_.loudness = n;
+            woke_.reset = reset;
+            loudness_bell_.ring();
+        }
+        const uint32_t mode = transport_mode_.load(std::memory_order_relaxed);
+        if (const std::size_t n = garbage_.pushed(); n != woke_.garbage || mode != woke_.mode) {
+            woke_.garbage = n;
+            woke_.mode = mode;
+            housekeeping_bell_.ring();
+        }
+    }
+    Doorbell load_bell_, render_bell_, loudness_bell_, housekeeping_bell_;
+    struct {
+        std::size_t loads = 0, renders = 0, loudness = 0, garbage = 0;
+        uint32_t reset = 0, mode = LR_TRANSPORT_OFF;
+    } woke_;  // audio thread only
 };
 
 }  // namespace looprig
