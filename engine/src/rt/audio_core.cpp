@@ -61,6 +61,19 @@ inline float hermite(float y0, float y1, float y2, float y3, float t) {
     return ((c3 * t + c2) * t + c1) * t + y1;
 }
 
+/// Both channels of a looping sample at fractional position pos (0 <= pos <
+/// frames), Hermite-interpolated across the loop point. RT safe.
+inline void hermite_at(const float* const in[2], int64_t length, double pos, float* l, float* r) {
+    const double fl = std::floor(pos);
+    const auto i1 = static_cast<int64_t>(fl) % length;
+    const auto t = static_cast<float>(pos - fl);
+    const int64_t i0 = i1 == 0 ? length - 1 : i1 - 1;
+    const int64_t i2 = i1 + 1 == length ? 0 : i1 + 1;
+    const int64_t i3 = i2 + 1 == length ? 0 : i2 + 1;
+    *l = hermite(in[0][i0], in[0][i1], in[0][i2], in[0][i3], t);
+    *r = hermite(in[1][i0], in[1][i1], in[1][i2], in[1][i3], t);
+}
+
 /// Peak hold: the largest period peak seen in the last hold time; when that
 /// peak is older than the hold time the display drops to the current peak.
 struct PeakHold {
@@ -1136,15 +1149,11 @@ struct AudioCore::Impl {
         const float* in[2] = {smp.channel(0), smp.channel(1)};
         const double len = static_cast<double>(length);
         for (uint32_t i = 0; i < n; ++i) {
-            const double fl = std::floor(pos);
-            const auto i1 = static_cast<int64_t>(fl) % length;
-            const auto t = static_cast<float>(pos - fl);
-            const int64_t i0 = i1 == 0 ? length - 1 : i1 - 1;
-            const int64_t i2 = i1 + 1 == length ? 0 : i1 + 1;
-            const int64_t i3 = i2 + 1 == length ? 0 : i2 + 1;
+            float l = 0.0f, r = 0.0f;
+            hermite_at(in, length, pos, &l, &r);
             const float e = v.env.next();
-            left[i] += e * hermite(in[0][i0], in[0][i1], in[0][i2], in[0][i3], t);
-            right[i] += e * hermite(in[1][i0], in[1][i1], in[1][i2], in[1][i3], t);
+            left[i] += e * l;
+            right[i] += e * r;
             pos += step;
             if (pos >= len) pos -= len;
         }
@@ -1167,14 +1176,7 @@ struct AudioCore::Impl {
         }
         const auto len = static_cast<int64_t>(length);
         for (uint32_t i = 0; i < n; ++i) {
-            const double fl = std::floor(pos);
-            const auto i1 = static_cast<int64_t>(fl) % len;
-            const auto t = static_cast<float>(pos - fl);
-            const int64_t i0 = i1 == 0 ? len - 1 : i1 - 1;
-            const int64_t i2 = i1 + 1 == len ? 0 : i1 + 1;
-            const int64_t i3 = i2 + 1 == len ? 0 : i2 + 1;
-            left[i] = hermite(in[0][i0], in[0][i1], in[0][i2], in[0][i3], t);
-            right[i] = hermite(in[1][i0], in[1][i1], in[1][i2], in[1][i3], t);
+            hermite_at(in, len, pos, &left[i], &right[i]);
             pos += step;
             if (pos >= static_cast<double>(length)) pos -= static_cast<double>(length);
         }
