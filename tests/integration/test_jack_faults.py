@@ -78,6 +78,18 @@ def test_exit_on_jack_loss_ends_the_engine_clearly(looprig_mod):
         server.stop()
 
 
+def _kill_server(server, how: str, rig, what: str = "engine_state JACK_LOST"):
+    """Stop the JACK server (SIGTERM: it tells its clients; SIGKILL: it just
+    dies, and its restart under the same name frees its place) and wait
+    until the engine says it lost it."""
+    if how == "sigterm":
+        server.stop()
+    else:
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(5)
+    _wait_for(lambda: rig.header.engine_state == 3, 10, what)
+
+
 def _jack_connections(server, port):
     r = subprocess.run(["jack_lsp", "-c", port], env=server.env, capture_output=True, text=True, timeout=10)
     return [l.strip() for l in r.stdout.splitlines()[1:] if l.startswith((" ", "\t"))]
@@ -118,12 +130,7 @@ def test_server_restart_engine_reconnects_with_its_loops(looprig_mod, tmp_path, 
         start0 = int(before.start_frame[0])
         assert _jack_connections(server, engine.port("out_L")) == ["system:playback_1"]
 
-        if how == "sigterm":
-            server.stop()
-        else:
-            os.killpg(server.proc.pid, signal.SIGKILL)  # restarted under the same name below, which frees its place
-            server.proc.wait(5)
-        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST")
+        _kill_server(server, how, rig)
         assert engine.alive(), engine.stderr()
         assert "the JACK server went away" in engine.stderr()
         time.sleep(1.0)
@@ -206,12 +213,7 @@ def test_server_restart_timeline_beat_and_schedule_continue(looprig_mod, tmp_pat
         assert rig.play(1, at=at) == at
         before = rig.meters()
         assert before.state[1] != 2 and before.beat > 1.0
-        if how == "sigterm":
-            server.stop()
-        else:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(5)
-        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST")
+        _kill_server(server, how, rig)
         time.sleep(0.5)
         server.start()
         _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the restart")
@@ -278,12 +280,7 @@ def test_connections_changed_just_before_the_server_dies_are_as_they_were(loopri
         patch.connect(L, "system:playback_2")   # done when it returns (the server answered)
         patch.disconnect(R, "system:playback_1")
         time.sleep(0.2)
-        if how == "sigterm":
-            server.stop()
-        else:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(5)
-        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST")
+        _kill_server(server, how, rig)
         patch.close()
         time.sleep(0.3)
         server.start()
@@ -295,9 +292,7 @@ def test_connections_changed_just_before_the_server_dies_are_as_they_were(loopri
         patch = jack.Client(H.unique_name("lrpatch"), servername=server.name, no_start_server=True)
         patch.disconnect(L, "system:playback_2")
         time.sleep(0.2)
-        os.killpg(server.proc.pid, signal.SIGKILL)
-        server.proc.wait(5)
-        _wait_for(lambda: rig.header.engine_state == 3, 10, "engine_state JACK_LOST (second loss)")
+        _kill_server(server, "sigkill", rig, "engine_state JACK_LOST (second loss)")
         patch.close()
         server.start()
         _wait_for(lambda: rig.header.engine_state == 1, 15, "engine_state RUNNING after the second restart")
