@@ -464,8 +464,10 @@ def run(args) -> dict:
         if report["rss_max_growth_kib"] >= args.rss_limit_kib:
             failures.append("resident memory grew by %d KiB (limit %d)" % (report["rss_max_growth_kib"],
                                                                           args.rss_limit_kib))
-        # random stops and plays keep changing which loops play; the engine must keep playing most
-        if min(playing) < args.loops // 2 or min(peaks) < 0.01:
+        # Random stops and plays (2 plays to 1 stop) keep changing which loops play: about 2/3 of
+        # them on average, binomial (32 loops: 21 +- 2.7), so a sample below half is a chance
+        # event (CI saw 15 once in 11 samples). A stalled engine reads 0: a quarter is the bar.
+        if min(playing) < args.loops // 4 or min(peaks) < 0.01:
             failures.append("the engine did not keep playing: loops playing %s, master peaks %s" % (playing, peaks))
         report["failures"] = failures
         report["ok"] = not failures

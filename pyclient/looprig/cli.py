@@ -763,7 +763,7 @@ def watch_meters(rig: Rig, seconds: Optional[float], interval: float, json_mode:
         if seconds is None:
             return
         if not rig.alive:
-            raise EngineNotRunning("looprig engine %r stopped" % rig.name, rig.name)
+            raise rig._engine_gone()  # says how it ended: stopped, lost JACK, or killed
         now = time.monotonic()
         if end is not None and now >= end:
             return
