@@ -1,6 +1,7 @@
 #include "engine.hpp"
 #include "rt/dsp.hpp"
 
+#include "looprig/shm_client.h"
 #include "ring.hpp"
 #include "rt/rt_guard.hpp"
 
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -262,13 +264,14 @@ void Engine::register_ports() {
             group_ports_[g][0] = add(fmt::format("group{}_L", g), fmt::format("Group {} L", g));
             group_ports_[g][1] = add(fmt::format("group{}_R", g), fmt::format("Group {} R", g));
         }
-        static const char* const fx[LR_SENDS] = {"delay", "reverb"};
-        static const char* const fx_pretty[LR_SENDS] = {"Delay", "Reverb"};
         for (uint32_t k = 0; k < LR_SENDS; ++k) {
-            send_ports_[k][0] = add(fmt::format("{}_send_L", fx[k]), fmt::format("{} send L", fx_pretty[k]));
-            send_ports_[k][1] = add(fmt::format("{}_send_R", fx[k]), fmt::format("{} send R", fx_pretty[k]));
-            return_ports_[k][0] = add(fmt::format("{}_return_L", fx[k]), fmt::format("{} return L", fx_pretty[k]));
-            return_ports_[k][1] = add(fmt::format("{}_return_R", fx[k]), fmt::format("{} return R", fx_pretty[k]));
+            const std::string name = lr_send_name(k);  // "delay", "reverb"
+            std::string pretty = name;
+            pretty[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(pretty[0])));
+            send_ports_[k][0] = add(fmt::format("{}_send_L", name), fmt::format("{} send L", pretty));
+            send_ports_[k][1] = add(fmt::format("{}_send_R", name), fmt::format("{} send R", pretty));
+            return_ports_[k][0] = add(fmt::format("{}_return_L", name), fmt::format("{} return L", pretty));
+            return_ports_[k][1] = add(fmt::format("{}_return_R", name), fmt::format("{} return R", pretty));
         }
     }
 }

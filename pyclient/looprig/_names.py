@@ -40,6 +40,14 @@ MODE_NAMES: Dict[int, str] = {v: k for k, v in MODES.items()}
 TRANSPORT_MODES: Dict[str, int] = _enum("enum lr_transport_mode", "LR_TRANSPORT_")
 TRANSPORT_MODE_NAMES: Dict[int, str] = {v: k for k, v in TRANSPORT_MODES.items()}
 
+#: ``{"delay": 0, "reverb": 1}`` from ``enum lr_send_bus`` (index of the bus;
+#: users count send buses from 1).
+SEND_BUSES: Dict[str, int] = _enum("enum lr_send_bus", "LR_SEND_")
+SEND_BUS_NAMES: Dict[int, str] = {v: k for k, v in SEND_BUSES.items()}
+
+#: Levels in dB at or below this are silence (``LR_LEVEL_OFF_DB``).
+LEVEL_OFF_DB: float = float(ffi.typeof("enum lr_level_floor").relements["LR_LEVEL_OFF_DB"])
+
 #: ``{"none": 0, "pending": 1, "ready": 2}`` from ``enum lr_render_state``.
 RENDER_STATES: Dict[str, int] = _enum("enum lr_render_state", "LR_RENDER_")
 RENDER_STATE_NAMES: Dict[int, str] = {v: k for k, v in RENDER_STATES.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional
 
-from ._names import SLOT_FLAGS
+from ._names import SEND_BUS_NAMES, SLOT_FLAGS
 from .meters import SILENCE_DBFS, to_dbfs
 
 __all__ = ["fmt_db", "bar", "bar_cells", "METER_LEGEND", "FLAGS_LEGEND", "status_table", "tempo_line", "meter_lines", "params_table", "lufs_line", "mixer_lines",
@@ -354,7 +354,7 @@ def bus_lines(m: Any, width: int = 20, show_all: bool = False) -> List[str]:
         sounding = max(float(x) for x in gb.peak_hold[i]) > 0.0
         if show_all or i in used or sounding:
             out.append(line("GROUP %d" % i, gb.peak[i], gb.rms[i], gb.peak_hold[i]))
-    names = {0: "DELAY", 1: "REVERB"}
+    names = {i: n.upper() for i, n in SEND_BUS_NAMES.items()}
     for i in range(len(m.sends)):
         n = names.get(i, "FX %d" % (i + 1))
         out.append(line("%s send %d" % (n, i + 1), m.sends.peak[i], m.sends.rms[i], m.sends.peak_hold[i]))

@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Union
 
-from ._ffi import ffi
-from ._names import MODE_NAMES, RENDER_STATE_NAMES, SLOT_FLAGS, SLOT_STATE_NAMES
+from ._ffi import ffi, get_lib
+from ._names import MODE_NAMES, RENDER_STATE_NAMES, SLOT_FLAGS, SLOT_STATE_NAMES, TRANSPORT_MODE_NAMES
 from . import params as _params
 
 try:  # NumPy is the normal path; plain lists without it.
@@ -168,9 +168,6 @@ def dbfs(x: Any, floor: Optional[float] = None) -> Any:
     return [dbfs(v, floor) for v in x]
 
 
-def _align64(n: int) -> int:
-    return (n + 63) // 64 * 64
-
 
 def area_layout(slot_count: int) -> Dict[str, int]:
     """Offsets of the meter area's parts, relative to its start, for ``slot_count`` slots.
@@ -185,13 +182,11 @@ def area_layout(slot_count: int) -> Dict[str, int]:
         ``slot_meters``, ``slot_infos``, ``mix_meter``, ``slot_params`` offsets
         and ``size`` (bytes of the whole area).
     """
-    n = int(slot_count)
-    sm = _align64(ffi.sizeof("lr_meter_header"))
-    si = _align64(sm + n * ffi.sizeof("lr_slot_meter"))
-    mix = _align64(si + n * ffi.sizeof("lr_slot_info"))
-    sp = _align64(mix + ffi.sizeof("lr_mix_meter"))
-    size = _align64(sp + n * ffi.sizeof("lr_slot_params"))
-    return {"slot_meters": sm, "slot_infos": si, "mix_meter": mix, "slot_params": sp, "size": size}
+    out = ffi.new("lr_meter_area_layout *")
+    if get_lib().lr_meter_area_layout_of(int(slot_count), out) != 0:
+        raise ValueError("slot_count must be 0..%d, got %r" % (get_lib().LR_MAX_SLOTS, slot_count))
+    return {"slot_meters": out.slot_meters, "slot_infos": out.slot_infos, "mix_meter": out.mix_meter,
+            "slot_params": out.slot_params, "size": out.size}
 
 
 def _field(struct: str, name: str) -> Any:
@@ -522,7 +517,7 @@ class Meters:
     @property
     def transport(self) -> str:
         """JACK transport mode in force: "off", "follow" or "master"."""
-        return {0: "off", 1: "follow", 2: "master"}.get(int(self._hdr.transport_mode), "?")
+        return TRANSPORT_MODE_NAMES.get(int(self._hdr.transport_mode), "?")
 
     @property
     def transport_rolling(self) -> bool:

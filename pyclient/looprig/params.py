@@ -34,6 +34,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from . import _names
 from ._ffi import ffi, get_lib
 
 __all__ = [
@@ -92,11 +93,12 @@ SLOT_PARAMS: int = _length("lr_slot_params", "value")
 GROUP_PARAMS: int = int(dict(ffi.typeof("lr_mix_meter").fields)["group_params"].type.item.length)
 GLOBAL_PARAMS: int = _length("lr_mix_meter", "global_params")
 
-#: Send buses by name: bus 1 feeds the delay, bus 2 the reverb.
-BUSES: Dict[str, int] = {"delay": 1, "reverb": 2}
+#: Send buses by the effect each feeds, numbered from 1 as users count them:
+#: ``{"delay": 1, "reverb": 2}`` (``enum lr_send_bus``).
+BUSES: Dict[str, int] = {name: index + 1 for name, index in _names.SEND_BUSES.items()}
 
-#: Levels at or below this many dB are silent ("off").
-OFF_DB = -120.0
+#: Levels at or below this many dB are silent ("off"): ``LR_LEVEL_OFF_DB``.
+OFF_DB: float = _names.LEVEL_OFF_DB
 
 
 @dataclass(frozen=True)

@@ -581,6 +581,27 @@ def test_area_layout_matches_the_engines_rule():
     assert lay["size"] >= lay["slot_params"] + 32 * ffi.sizeof("lr_slot_params")
 
 
+def test_area_layout_is_the_c_librarys():
+    """One rule: area_layout() asks the C library (the engine's own geometry), it does not recompute it."""
+    from looprig._ffi import get_lib
+    for n in (0, 1, 7, 32, 1024):
+        out = ffi.new("lr_meter_area_layout *")
+        assert get_lib().lr_meter_area_layout_of(n, out) == 0
+        assert area_layout(n) == {"slot_meters": out.slot_meters, "slot_infos": out.slot_infos,
+                                  "mix_meter": out.mix_meter, "slot_params": out.slot_params, "size": out.size}
+    with pytest.raises(ValueError, match="0..1024"):
+        area_layout(1025)
+
+
+def test_send_bus_names_come_from_the_c_library():
+    from looprig._ffi import get_lib
+    from looprig._names import SEND_BUS_NAMES
+    from looprig.params import BUSES
+    assert [ffi.string(get_lib().lr_send_name(i)).decode() for i in range(SENDS)] == [SEND_BUS_NAMES[i] for i in range(SENDS)]
+    assert get_lib().lr_send_name(SENDS) == ffi.NULL
+    assert BUSES == {"delay": 1, "reverb": 2}
+
+
 def test_meter_buffer_too_small():
     lay = area_layout(4)
     with pytest.raises(ValueError, match="too small"):

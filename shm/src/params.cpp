@@ -9,7 +9,7 @@
 namespace {
 
 constexpr double kQ = 0.70710678118654752;  // Butterworth
-constexpr double kOff = -120.0;             // levels at or below this are silent
+constexpr double kOff = LR_LEVEL_OFF_DB;    // levels at or below this are silent
 
 #define SLOT LR_TARGET_SLOT
 #define GROUP LR_TARGET_GROUP
@@ -105,4 +105,12 @@ extern "C" int lr_param_check(uint32_t id, double value, char* why, uint32_t why
         return LR_E_BAD_VALUE;
     }
     return looprig::shm::check_param_value(*p, value, text);
+}
+
+extern "C" const char* lr_send_name(uint32_t bus) {
+    switch (bus) {
+        case LR_SEND_DELAY: return "delay";
+        case LR_SEND_REVERB: return "reverb";
+        default: return nullptr;
+    }
 }

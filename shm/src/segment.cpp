@@ -1,4 +1,5 @@
 #include "segment.hpp"
+#include "looprig/shm_client.h"
 
 #include "ring.hpp"
 
@@ -219,3 +220,14 @@ lr_slot_params* Segment::slot_params() const {
 }
 
 }  // namespace looprig::shm
+
+extern "C" int lr_meter_area_layout_of(uint32_t slot_count, lr_meter_area_layout* out) {
+    if (!out || slot_count > LR_MAX_SLOTS) return -1;
+    const looprig::shm::Geometry g = looprig::shm::compute_geometry(slot_count);
+    out->slot_meters = g.slot_meters_offset - g.meters_offset;
+    out->slot_infos = g.slot_infos_offset - g.meters_offset;
+    out->mix_meter = g.mix_meter_offset - g.meters_offset;
+    out->slot_params = g.slot_params_offset - g.meters_offset;
+    out->size = g.meter_area_size;
+    return 0;
+}

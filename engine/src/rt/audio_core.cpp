@@ -400,7 +400,7 @@ struct AudioCore::Impl {
     }
 
     // ---- mixer params (audio thread; the constructor sets the defaults) ----
-    static float level_gain(double db) { return db <= -120.0 ? 0.0f : static_cast<float>(dsp::db_to_gain(db)); }
+    static float level_gain(double db) { return db <= LR_LEVEL_OFF_DB ? 0.0f : static_cast<float>(dsp::db_to_gain(db)); }
 
     /// Set param `id` of slot/group `index` (ignored for global params) to v,
     /// ramped over smooth_frames unless `immediate`. v is already validated. RT safe.
@@ -1367,13 +1367,13 @@ struct AudioCore::Impl {
                 continue;
             }
             bus_dirty_frames = std::max(bus_dirty_frames, offset + n);
-            if (k == 0) delay.process(sl, sr, rl, rr, n);
+            if (k == LR_SEND_DELAY) delay.process(sl, sr, rl, rr, n);
             else reverb.process(sl, sr, rl, rr, n);
             if (!input) {
                 float peak = 0.0f;
                 for (uint32_t i = 0; i < n; ++i) peak = std::max({peak, std::fabs(rl[i]), std::fabs(rr[i])});
                 sleep.quiet_frames = peak < kFxSilence ? sleep.quiet_frames + n : 0;
-                const uint64_t memory = k == 0 ? delay.delay_frames() + fx_sleep_frames : reverb_memory_frames;
+                const uint64_t memory = k == LR_SEND_DELAY ? delay.delay_frames() + fx_sleep_frames : reverb_memory_frames;
                 sleep.asleep = sleep.quiet_frames >= memory;
             }
             for (uint32_t i = 0; i < n; ++i) {

@@ -147,6 +147,27 @@ const lr_param_desc *lr_param_info(uint32_t id);
  * index), else LR_E_BAD_VALUE with the reason in why (NUL-terminated,
  * truncated to why_len; why may be NULL). RT safe. */
 int lr_param_check(uint32_t id, double value, char *why, uint32_t why_len);
+/* The effect send bus `bus` (lr_send_bus) feeds: "delay", "reverb"; NULL
+ * for no such bus. The one spelling of these names (JACK ports, CLI,
+ * Python). RT safe. */
+const char *lr_send_name(uint32_t bus);
+
+/* Where the parts of the meter area start, in bytes from its start
+ * (lr_header.meters_offset), and its size, for an engine of `slot_count`
+ * slots: the rule the engine lays out its segment by (each part starts on
+ * a multiple of 64 bytes). A running engine publishes the same offsets in
+ * lr_header; this is for buffers made without one (tests, tools). */
+typedef struct lr_meter_area_layout {
+    uint64_t slot_meters;   /* lr_slot_meter[slot_count] */
+    uint64_t slot_infos;    /* lr_slot_info[slot_count] */
+    uint64_t mix_meter;     /* lr_mix_meter */
+    uint64_t slot_params;   /* lr_slot_params[slot_count] */
+    uint64_t size;          /* bytes of the whole area */
+} lr_meter_area_layout;
+
+/* Fill *out for `slot_count` slots. 0, or -1 if slot_count is over
+ * LR_MAX_SLOTS or out is NULL. RT safe. */
+int lr_meter_area_layout_of(uint32_t slot_count, lr_meter_area_layout *out);
 /* LR_CDEF_END */
 
 #ifdef __cplusplus

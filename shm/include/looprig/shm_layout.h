@@ -41,7 +41,7 @@ extern "C" {
 #define LR_MAX_SLOTS 1024
 #define LR_CHANNELS 2
 #define LR_GROUPS 8          /* group buses */
-#define LR_SENDS 2           /* send buses: 1 feeds the delay, 2 the reverb */
+#define LR_SENDS 2           /* send buses: enum lr_send_bus */
 #define LR_SLOT_PARAMS 32    /* lr_slot_params.value entries (ids 0..31) */
 #define LR_GROUP_PARAMS 4    /* lr_mix_meter.group_params[g] entries (ids 32..35) */
 #define LR_GLOBAL_PARAMS 32  /* lr_mix_meter.global_params entries (ids 64..95) */
@@ -140,6 +140,18 @@ enum lr_slot_mode {
     LR_MODE_VARISPEED = 1  /* resample: pitch follows tempo; the pitch setting is not used */
 };
 
+/* The send buses (index into lr_mix_meter.sends/returns; users count them
+ * from 1: bus 1 = LR_SEND_DELAY) and the effect each one feeds. Names:
+ * lr_send_name(). */
+enum lr_send_bus {
+    LR_SEND_DELAY = 0,   /* send 1: the tempo-synced stereo delay */
+    LR_SEND_REVERB = 1   /* send 2: the algorithmic reverb */
+};
+
+/* A level in dB at or below LR_LEVEL_OFF_DB is silence (sends, returns,
+ * group and master gains): the one floor of every level param. */
+enum lr_level_floor { LR_LEVEL_OFF_DB = -120 };
+
 /* JACK transport (LR_CMD_TRANSPORT). */
 enum lr_transport_mode {
     LR_TRANSPORT_OFF = 0,     /* looprig's own grid; the JACK transport is ignored */
@@ -170,7 +182,7 @@ enum lr_param {
     LR_P_EQ_HIGH_FREQ = 12,  /* high shelf (slope S = 1) */
     LR_P_EQ_HIGH_GAIN = 13,
     /* per slot: sends and group */
-    LR_P_SEND1_LEVEL = 14,   /* dB; <= -120 is off */
+    LR_P_SEND1_LEVEL = 14,   /* dB; <= LR_LEVEL_OFF_DB is off */
     LR_P_SEND1_PRE = 15,     /* 1 = pre-fader (before gain/pan, after mute/solo), 0 = post */
     LR_P_SEND2_LEVEL = 16,
     LR_P_SEND2_PRE = 17,
