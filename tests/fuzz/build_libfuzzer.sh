@@ -19,7 +19,7 @@ pids=()
 for f in filters channel_strip stereo_delay reverb; do
   "$cxx" "${common[@]}" -c "$root/engine/src/rt/$f.cpp" -o "$f.o" & pids+=($!)
 done
-for f in engine/src/rt/audio_core engine/src/rt/command shm/src/segment shm/src/params tests/fuzz/fuzz_commands; do
+for f in engine/src/rt/audio_core engine/src/worker_queues engine/src/rt/command shm/src/segment shm/src/params tests/fuzz/fuzz_commands; do
   "$cxx" "${common[@]}" -fsanitize=fuzzer-no-link -c "$root/$f.cpp" -o "$(basename "$f").o" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done

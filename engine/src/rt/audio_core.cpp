@@ -491,7 +491,7 @@ struct AudioCore::Impl {
     void release(Sample* s) {
         if (s && --s->rt_refs == 0) {
             // Sized so that it cannot fill: every live sample fits at once.
-            owner->garbage_.push(s);
+            owner->queues_.garbage.push(s);
         }
     }
     void drop_voice(Voice& v) {
@@ -596,14 +596,14 @@ struct AudioCore::Impl {
             release(s.render);
             s.render = nullptr;
             s.render_ready = s.render_wanted = false;
-            owner->render_generations_[static_cast<uint32_t>(index)].store(++s.render_gen, std::memory_order_release);
+            owner->queues_.set_render_generation(index, ++s.render_gen);
         } else if (s.render && s.render_frames == target && s.render_pitch == scale) {
             s.render_ready = true;
             s.render_wanted = false;
         } else {
             s.render_ready = false;
             s.render_wanted = true;
-            owner->render_generations_[static_cast<uint32_t>(index)].store(++s.render_gen, std::memory_order_release);
+            owner->queues_.set_render_generation(index, ++s.render_gen);
             request_render(s, index);
         }
         rebind_main(s, play_buffer(s), f);
@@ -616,7 +616,7 @@ struct AudioCore::Impl {
         req.target_frames = target_frames(s);
         req.pitch_scale = pitch_scale(s);
         retain(s.sample);
-        if (owner->render_requests_.push(req)) {
+        if (owner->queues_.render_requests.push(req)) {
             s.render_wanted = false;
         } else {
             release(s.sample);  // queue full: asked again next period
@@ -625,7 +625,7 @@ struct AudioCore::Impl {
     /// Take finished renders; install those still wanted. RT safe.
     void install_renders() {
         RenderAnswer a;
-        while (owner->render_answers_.pop_into(&a)) {
+        while (owner->queues_.render_answers.pop_into(&a)) {
             Slot& s = slots[static_cast<uint32_t>(a.slot)];
             const bool current = a.generation == s.render_gen && a.source == s.sample && s.render_needed;
             release(a.source);
@@ -635,7 +635,7 @@ struct AudioCore::Impl {
                 continue;
             }
             if (!current) {
-                owner->garbage_.push(a.render);
+                owner->queues_.garbage.push(a.render);
                 continue;
             }
             retain(a.render);
@@ -845,9 +845,9 @@ struct AudioCore::Impl {
         req.sample_rate = owner->sample_rate_.load(std::memory_order_relaxed);
         std::memcpy(req.path, cmd.text, cmd.text_len);
         req.path[cmd.text_len] = '\0';
-        if (!owner->load_requests_.push(req)) {
+        if (!owner->queues_.load_requests.push(req)) {
             rt::Text why(message, sizeof message);
-            why << "the loader is busy (" << static_cast<uint64_t>(owner->load_requests_.capacity())
+            why << "the loader is busy (" << static_cast<uint64_t>(owner->queues_.load_requests.capacity())
                 << " loads queued); try again";
             reply(client, cmd, LR_EVT_ERROR, LR_E_BUSY, frame0, message);
         }
@@ -1062,7 +1062,7 @@ struct AudioCore::Impl {
     // ---- loads coming back from the loader ----
     void install_loads() {
         LoadResult* r = nullptr;
-        while ((r = owner->load_results_.front()) != nullptr) {
+        while ((r = owner->queues_.load_results.front()) != nullptr) {
             const uint32_t client = r->client;
             lr_client_slot* c = segment.client(client);
             const bool client_still_there =
@@ -1099,7 +1099,7 @@ struct AudioCore::Impl {
             } else if (client_still_there) {
                 reply(client, answered, LR_EVT_ERROR, r->code, frame0, r->message);
             }
-            owner->load_results_.pop();
+            owner->queues_.load_results.pop();
         }
     }
 
@@ -1403,7 +1403,7 @@ struct AudioCore::Impl {
         for (auto& m : group_meter) m.reset_hold();
         for (auto& m : send_meter) m.reset_hold();
         for (auto& m : return_meter) m.reset_hold();
-        owner->loudness_reset_.fetch_add(1, std::memory_order_release);
+        owner->queues_.loudness_reset.fetch_add(1, std::memory_order_release);
     }
 
     /// Copy the master into the loudness meter's blocks. Once the master has
@@ -1422,7 +1422,7 @@ struct AudioCore::Impl {
                     loudness_skipped += kLoudnessBlockFrames;
                 } else {
                     b.silence_before = loudness_skipped;
-                    if (owner->loudness_blocks_.push(b)) loudness_skipped = 0;
+                    if (owner->queues_.loudness_blocks.push(b)) loudness_skipped = 0;
                     else ++loudness_dropped;  // meter thread behind: a gap, not a stall
                 }
                 loudness_quiet_frames = silent ? loudness_quiet_frames + kLoudnessBlockFrames : 0;
@@ -1451,10 +1451,10 @@ struct AudioCore::Impl {
             meter_header->master_rms[c] = static_cast<float>(std::sqrt(master_meter.mean_square[c]));
             meter_header->master_peak_hold[c] = master_meter.hold[c].value;
         }
-        meter_header->lufs_momentary = owner->lufs_[0].load(std::memory_order_relaxed);
-        meter_header->lufs_short_term = owner->lufs_[1].load(std::memory_order_relaxed);
-        meter_header->lufs_integrated = owner->lufs_[2].load(std::memory_order_relaxed);
-        meter_header->loudness_periods = owner->loudness_updates_.load(std::memory_order_relaxed);
+        meter_header->lufs_momentary = owner->queues_.lufs[0].load(std::memory_order_relaxed);
+        meter_header->lufs_short_term = owner->queues_.lufs[1].load(std::memory_order_relaxed);
+        meter_header->lufs_integrated = owner->queues_.lufs[2].load(std::memory_order_relaxed);
+        meter_header->loudness_periods = owner->queues_.loudness_updates.load(std::memory_order_relaxed);
         lr_mix_meter& mix = *mix_meter;
         for (uint32_t g = 0; g < LR_GROUPS; ++g) {
             group_meter[g].to(mix.groups[g]);
@@ -1533,17 +1533,10 @@ struct AudioCore::Impl {
 
 AudioCore::AudioCore(shm::Segment& segment, const CoreConfig& config)
     : config_(config),
-      impl_(std::make_unique<Impl>(segment, config)),
-      load_requests_(64),
-      load_results_(64),
-      garbage_(static_cast<std::size_t>(config.slot_count) * 6 + 256),
-      render_requests_(static_cast<std::size_t>(config.slot_count) + 8),
-      render_answers_(static_cast<std::size_t>(config.slot_count) + 8),
-      render_generations_(std::make_unique<std::atomic<uint32_t>[]>(config.slot_count)),
-      loudness_blocks_(static_cast<std::size_t>(2 * config.sample_rate / kLoudnessBlockFrames) + 8) {
-    for (auto& l : lufs_) l.store(-std::numeric_limits<float>::infinity());
+      queues_(config.slot_count, config.sample_rate),
+      sample_rate_(config.sample_rate),
+      impl_(std::make_unique<Impl>(segment, config)) {
     impl_->owner = this;
-    sample_rate_.store(config.sample_rate);
 }
 
 AudioCore::~AudioCore() {
@@ -1552,20 +1545,7 @@ AudioCore::~AudioCore() {
     for (auto& s : impl_->slots)
         for (Sample* p : {s.sample, s.main.sample, s.tail.sample, s.render})
             if (p && std::find(held.begin(), held.end(), p) == held.end()) held.push_back(p);
-    Sample* g = nullptr;
-    while (garbage_.pop_into(&g))
-        if (std::find(held.begin(), held.end(), g) == held.end()) held.push_back(g);
-    LoadResult r;
-    while (load_results_.pop_into(&r))
-        if (r.sample) held.push_back(r.sample);
-    RenderAnswer a;
-    while (render_answers_.pop_into(&a)) {
-        if (a.render) held.push_back(a.render);
-        if (a.source && std::find(held.begin(), held.end(), a.source) == held.end()) held.push_back(a.source);
-    }
-    RenderRequest q;
-    while (render_requests_.pop_into(&q))
-        if (q.source && std::find(held.begin(), held.end(), q.source) == held.end()) held.push_back(q.source);
+    queues_.take_samples(held);
     for (Sample* p : held) delete p;
 }
 
@@ -1645,7 +1625,7 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     const double period_ns = 1e9 * nframes / rate;
     m.last_load = static_cast<float>(static_cast<double>(t1 - t0) / period_ns);
     m.max_load = std::max(m.max_load, m.last_load);
-    wake_workers();
+    queues_.wake_workers(transport_mode_.load(std::memory_order_relaxed));
 }
 
 }  // namespace looprig
