@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer binary of fuzz_commands.cpp with clang:
 #   tests/fuzz/build_libfuzzer.sh OUTPUT [CLANGXX]
-# The command path (fuzz target, audio_core, command, rings, segment, params)
+# The command path (fuzz target, the audio core's units, command, rings, segment, params)
 # gets coverage + ASan + UBSan; the per-sample DSP (filters, strip, delay,
 # reverb) only ASan + UBSan: covering its inner loops would cost most of the
 # time and teach the fuzzer nothing about commands. Used by meson (test
@@ -19,7 +19,12 @@ pids=()
 for f in filters channel_strip stereo_delay reverb; do
   "$cxx" "${common[@]}" -c "$root/engine/src/rt/$f.cpp" -o "$f.o" & pids+=($!)
 done
-for f in engine/src/rt/audio_core engine/src/worker_queues engine/src/rt/command shm/src/segment shm/src/params tests/fuzz/fuzz_commands; do
+# The audio core's units: every engine/src/rt/*.cpp but the DSP above and the RT trap.
+core=()
+for f in "$root"/engine/src/rt/*.cpp; do
+  case $(basename "$f" .cpp) in filters|channel_strip|stereo_delay|reverb|rt_trap|rt_guard_off) ;; *) core+=("engine/src/rt/$(basename "$f" .cpp)") ;; esac
+done
+for f in "${core[@]}" engine/src/worker_queues shm/src/segment shm/src/params tests/fuzz/fuzz_commands; do
   "$cxx" "${common[@]}" -fsanitize=fuzzer-no-link -c "$root/$f.cpp" -o "$(basename "$f").o" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done

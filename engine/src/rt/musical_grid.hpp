@@ -1,4 +1,4 @@
-// The master musical grid: tempo, meter, and the mapping between JACK frames
+// The master musical grid: tempo, time signature (beats per bar), and the mapping between JACK frames
 // and beats. Piecewise linear: a tempo change re-anchors the grid at the frame
 // it happens, so beat positions stay continuous and every loop that derives
 // its phase from the grid stays locked to it. All functions RT safe.
@@ -64,7 +64,7 @@ public:
         anchor_frame_ = f;
         bpm_ = bpm;
     }
-    /// Take position, tempo and meter from outside (the JACK transport): beat
+    /// Take position, tempo and beats per bar from outside (the JACK transport): beat
     /// `beat` at frame f; bars start every `beats_per_bar` beats from beat 0.
     void set_position(uint64_t f, double beat, double bpm, uint32_t beats_per_bar) {
         anchor_frame_ = f;
@@ -73,7 +73,7 @@ public:
         beats_per_bar_ = std::clamp<uint32_t>(beats_per_bar, 1, kMaxBeatsPerBar);
         bar_anchor_beat_ = 0.0;
     }
-    /// Change the meter from frame f on: bars restart at the bar that f is in.
+    /// Change the beats per bar (time signature) from frame f on: bars restart at the bar that f is in.
     void set_beats_per_bar(uint64_t f, uint32_t beats) {
         const double b = beat_at(f);
         const double bar_start =

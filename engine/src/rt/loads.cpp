@@ -1,0 +1,104 @@
+// Loads (loads.hpp). Audio thread only, except the constructor; everything
+// else is RT safe.
+#include "loads.hpp"
+
+#include "client_protocol.hpp"
+#include "slot.hpp"
+#include "rt_text.hpp"
+#include "segment.hpp"
+
+#include <cstring>
+
+namespace looprig::rt {
+
+using shm::load_acquire;
+
+Loads::Loads(shm::Segment& segment, WorkerQueues& queues, ClientProtocol& protocol, SampleRefs& refs, Voices& voices,
+             SteadyRenders& renders, SlotMixer& mixer, const std::atomic<uint32_t>& sample_rate)
+    : segment_(segment), queues_(queues), protocol_(protocol), refs_(refs), voices_(voices), renders_(renders),
+      mixer_(mixer), sample_rate_(sample_rate) {}
+
+void Loads::request_load(uint32_t place, const lr_command& cmd, uint64_t frame0) {
+    LoadRequest req;
+    req.client = place;
+    req.generation = segment_.client(place)->generation;
+    req.id = cmd.id;
+    req.slot = cmd.slot;
+    req.sample_rate = sample_rate_.load(std::memory_order_relaxed);
+    std::memcpy(req.path, cmd.text, cmd.text_len);
+    req.path[cmd.text_len] = '\0';
+    if (!queues_.load_requests.push(req)) {
+        Text why(message_, sizeof message_);
+        why << "the loader is busy (" << static_cast<uint64_t>(queues_.load_requests.capacity())
+            << " loads queued); try again";
+        protocol_.reply(place, cmd, LR_EVT_ERROR, LR_E_BUSY, frame0, message_);
+    }
+    // Otherwise answered when the loader's result is installed.
+}
+
+void Loads::install_loads(std::vector<Slot>& slots, uint64_t frame0) {
+    LoadResult* r = nullptr;
+    while ((r = queues_.load_results.front()) != nullptr) {
+        const uint32_t place = r->client;
+        lr_client_slot* c = segment_.client(place);
+        const bool client_still_there = load_acquire(c->state) == LR_CLIENT_ACTIVE && c->generation == r->generation;
+        lr_command answered{};
+        answered.id = r->id;
+        answered.type = LR_CMD_LOAD;
+        answered.slot = r->slot;
+        if (r->code == LR_OK && r->sample) {
+            Slot& s = slots[static_cast<uint32_t>(r->slot)];
+            Sample* fresh = r->sample;
+            SampleRefs::retain(fresh);
+            Sample* old = s.loaded.sample;
+            s.loaded.sample = fresh;
+            lr_slot_info& info = s.loaded.info;
+            info.channels = fresh->channels;
+            info.source_rate = fresh->source_rate;
+            info.source_frames = fresh->source_frames;
+            info.load_count += 1;
+            std::memcpy(info.name, fresh->name, sizeof info.name);
+            s.loaded.info_dirty = true;
+            renders_.update_loop_beats(s.timing, fresh);
+            // The pan law follows the source's channels.
+            mixer_.update_gain_targets(s.strip, fresh->channels, SlotMixer::any_solo(slots));
+            SlotPlayback& p = s.play;
+            if (p.main.active() && !p.main.releasing && !p.main.grid_locked && s.timing.loop_beats == 0.0) {
+                // Swap what plays, keeping the slot's place on its grid.
+                const uint64_t origin = p.main.origin;
+                voices_.main_to_tail(p);
+                voices_.start_main(p, fresh, origin);
+            }
+            renders_.refresh_render(s, r->slot, frame0);  // followers rebind at the same phase
+            refs_.release(old);
+            if (client_still_there)
+                protocol_.reply(place, answered, LR_EVT_ACK, LR_OK, frame0, r->message,
+                                static_cast<double>(fresh->frames), static_cast<double>(fresh->source_rate));
+        } else if (client_still_there) {
+            protocol_.reply(place, answered, LR_EVT_ERROR, r->code, frame0, r->message);
+        }
+        queues_.load_results.pop();
+    }
+}
+
+void Loads::unload(std::vector<Slot>& slots, uint32_t place, const lr_command& cmd, uint64_t frame0) {
+    Slot& s = slots[static_cast<uint32_t>(cmd.slot)];
+    Text why(message_, sizeof message_);
+    if (!s.loaded.sample) {
+        why << "slot " << cmd.slot << " is empty";
+        protocol_.reply(place, cmd, LR_EVT_ERROR, LR_E_NOT_LOADED, frame0, message_);
+        return;
+    }
+    voices_.main_to_tail(s.play);
+    refs_.release(s.loaded.sample);
+    s.loaded.sample = nullptr;
+    renders_.refresh_render(s, cmd.slot, frame0);
+    s.play.playing = false;
+    s.play.grid_valid = false;
+    std::memset(&s.loaded.info, 0, sizeof s.loaded.info);
+    s.loaded.info_dirty = true;
+    why << "slot " << cmd.slot << " unloaded";
+    protocol_.reply(place, cmd, LR_EVT_ACK, LR_OK, frame0, message_);
+}
+
+}  // namespace looprig::rt
