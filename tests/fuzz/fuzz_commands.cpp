@@ -203,6 +203,7 @@ void check_published(Harness& h) {
     for (uint32_t k = 0; k < count; ++k) {
         const lr_param_desc& p = table[k];
         auto in_range = [&](float v) {
+            if ((p.flags & LR_PARAM_F_ZERO_OFF) && v == 0.0f) return true;  // 0 = off / not set
             return std::isfinite(v) && v >= static_cast<float>(p.min) - 1e-3f * std::fabs(static_cast<float>(p.min)) - 1e-6f &&
                    v <= static_cast<float>(p.max) + 1e-3f * std::fabs(static_cast<float>(p.max)) + 1e-6f;
         };
