@@ -27,7 +27,7 @@
 #include "audio_core.hpp"
 #include "ring.hpp"
 #include "segment.hpp"
-#include "../unit/core_harness.hpp"
+#include "../harness/core_harness.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -71,9 +71,9 @@ struct Reader {
     }
 };
 
-using test::make_sample;  // the unit-test harness's (core_harness.hpp)
+using test::make_sample;  // the shared harness's (tests/harness/core_rig.hpp)
 
-/// The unit-test harness pattern (tests/unit/core_harness.hpp) made lean for
+/// The unit-test harness pattern (tests/harness/core_harness.hpp) made lean for
 /// fuzzing: a segment, client place 0 attached, a core with small buffers
 /// (max period 256, 0.5 s delay line), outputs checked instead of recorded.
 struct Harness {
