@@ -25,9 +25,30 @@ Actions::Actions(shm::Segment& segment, const ActionTargets& targets, uint32_t s
       sample_rate_(sample_rate),
       transport_mode_(transport_mode) {}
 
-void Actions::set_param(uint32_t id, int32_t index, double v, bool immediate) {
-    if (id < LR_P_SLOT_END) t_.slot_mixer.set_param(t_.slots[static_cast<uint32_t>(index)].strip, id, v, immediate);
-    else t_.bus_mixer.set_param(id, index, v, immediate);
+void Actions::set_param(uint32_t id, int32_t index, double v, bool immediate, uint64_t at) {
+    if (id >= LR_P_GAIN && id < LR_P_SLOT_END) {
+        Slot& s = t_.slots[static_cast<uint32_t>(index)];
+        if (assign_slot_setting(s, id, v)) t_.renders.refresh_render(s, index, at);
+    } else if (id < LR_P_SLOT_END) {
+        t_.slot_mixer.set_param(t_.slots[static_cast<uint32_t>(index)].strip, id, v, immediate);
+    } else {
+        t_.bus_mixer.set_param(id, index, v, immediate);
+    }
+}
+
+bool Actions::assign_slot_setting(Slot& s, uint32_t id, double v) {
+    SlotStrip& strip = s.strip;
+    strip.params[id] = static_cast<float>(v);
+    strip.params_dirty = true;
+    if (SlotMixer::set_level(strip, id, v)) {
+        t_.slot_mixer.update_all_gain_targets(t_.slots);
+        return false;
+    }
+    if (!t_.renders.set_timing(s.timing, id, v, s.loaded.sample)) return false;
+    // A loop declared by tempo has no declared length, and the other way round.
+    strip.params[LR_P_LOOP_BPM] = static_cast<float>(s.timing.declared_bpm);
+    strip.params[LR_P_LOOP_BEATS] = static_cast<float>(s.timing.declared_beats);
+    return true;
 }
 
 void Actions::take_transport(uint32_t mode, const TransportInfo& t) {
@@ -110,12 +131,15 @@ void Actions::set_slot_timing(uint32_t place, const lr_command& cmd, Text& why) 
     LoopTiming& timing = s.timing;
     switch (cmd.type) {
         case LR_CMD_LOOP_TEMPO:
-            timing.declared_bpm = cmd.value[1] > 0.0 ? 0.0 : cmd.value[0];
-            timing.declared_beats = cmd.value[1] > 0.0 ? cmd.value[1] : 0.0;
-            t_.renders.update_loop_beats(timing, s.loaded.sample);
+            if (cmd.value[1] > 0.0) {
+                assign_slot_setting(s, LR_P_LOOP_BEATS, cmd.value[1]);
+            } else {
+                assign_slot_setting(s, LR_P_LOOP_BEATS, 0.0);
+                assign_slot_setting(s, LR_P_LOOP_BPM, cmd.value[0]);
+            }
             break;
-        case LR_CMD_PITCH: timing.pitch = cmd.value[0]; break;
-        case LR_CMD_MODE: timing.mode = static_cast<uint32_t>(cmd.value[0]); break;
+        case LR_CMD_PITCH: assign_slot_setting(s, LR_P_PITCH, cmd.value[0]); break;
+        case LR_CMD_MODE: assign_slot_setting(s, LR_P_MODE, cmd.value[0]); break;
         default: break;
     }
     t_.renders.refresh_render(s, cmd.slot, frame0_);
@@ -249,7 +273,7 @@ void Actions::note_scheduled(Slot& s, const Action& a) {
 
 void Actions::apply(const Action& a) {
     if (a.type == LR_CMD_PARAM) {
-        set_param(a.param, a.slot, a.value, false);
+        set_param(a.param, a.slot, a.value, false, a.frame);
         return;
     }
     if (a.type == LR_CMD_TEMPO) {
@@ -293,22 +317,10 @@ void Actions::apply(const Action& a) {
             p.playing = false;
             if (!p.pending_starts) p.grid_valid = false;
             break;
-        case LR_CMD_GAIN:
-            s.strip.gain_db = a.value;
-            t_.slot_mixer.update_all_gain_targets(t_.slots);
-            break;
-        case LR_CMD_PAN:
-            s.strip.pan = a.value;
-            t_.slot_mixer.update_all_gain_targets(t_.slots);
-            break;
-        case LR_CMD_MUTE:
-            s.strip.mute = a.value != 0.0;
-            t_.slot_mixer.update_all_gain_targets(t_.slots);
-            break;
-        case LR_CMD_SOLO:
-            s.strip.solo = a.value != 0.0;
-            t_.slot_mixer.update_all_gain_targets(t_.slots);
-            break;
+        case LR_CMD_GAIN: assign_slot_setting(s, LR_P_GAIN, a.value); break;
+        case LR_CMD_PAN: assign_slot_setting(s, LR_P_PAN, a.value); break;
+        case LR_CMD_MUTE: assign_slot_setting(s, LR_P_MUTE, a.value); break;
+        case LR_CMD_SOLO: assign_slot_setting(s, LR_P_SOLO, a.value); break;
         default:
             break;
     }

@@ -7,7 +7,10 @@
 //    or put in the schedule;
 //  - apply(): carries an action out at its frame: play (with a render's
 //    pre-roll), stop, gain/pan/mute/solo, params, tempo;
-//  - set_param(): a param to the unit that owns it (SlotMixer, BusMixer);
+//  - set_param(): a param to the unit that owns it: a slot's level (gain,
+//    pan, mute, solo) and strip to SlotMixer, its timing (pitch, mode, loop
+//    tempo or beats) to SteadyRenders, group and global params to BusMixer;
+//    the commands that set a slot's level or timing share that code;
 //  - take_transport(): the JACK transport into the master grid (follow mode).
 // Every function but the constructor runs on the audio thread and is RT safe
 // (no allocation, locks, blocking, I/O); each says so.
@@ -63,9 +66,10 @@ public:
     void handle(uint32_t place, const lr_command& cmd) override;
     /// Carry out an action at its frame (the play position). RT safe.
     void apply(const Action& a);
-    /// Set param `id` of slot/group `index` (ignored for global params) to v,
-    /// ramped over the smoothing time unless `immediate`. v is validated. RT safe.
-    void set_param(uint32_t id, int32_t index, double v, bool immediate);
+    /// Set param `id` of slot/group `index` (ignored for global params) to v
+    /// at frame `at`, ramped over the smoothing time unless `immediate`. v is
+    /// validated. RT safe.
+    void set_param(uint32_t id, int32_t index, double v, bool immediate, uint64_t at = 0);
     /// Take this period's transport mode and JACK transport: in follow mode
     /// the master grid takes tempo, beats per bar and position from it. RT safe.
     void take_transport(uint32_t mode, const TransportInfo& t);
@@ -78,6 +82,12 @@ public:
     bool transport_rolling() const { return transport_rolling_; }
 
 private:
+    /// A slot's level or timing setting (LR_P_GAIN .. LR_P_LOOP_BEATS), from
+    /// its param or the equivalent command (LR_CMD_GAIN .. LR_CMD_MODE,
+    /// LR_CMD_LOOP_TEMPO); published in the slot's params. Levels ramp over
+    /// the declick time. Returns true if the slot's timing changed (the
+    /// caller then refreshes its render once).
+    bool assign_slot_setting(Slot& s, uint32_t id, double v);
     /// LOOP_TEMPO, PITCH and MODE: take effect now; a new render is asked for
     /// if one is needed, and the slot plays varispeed until it arrives.
     void set_slot_timing(uint32_t place, const lr_command& cmd, Text& why);

@@ -58,6 +58,7 @@ void Loads::install_loads(std::vector<Slot>& slots, uint64_t frame0) {
             info.source_frames = fresh->source_frames;
             info.load_count += 1;
             std::memcpy(info.name, fresh->name, sizeof info.name);
+            std::memcpy(info.path, fresh->path, sizeof info.path);
             s.loaded.info_dirty = true;
             renders_.update_loop_beats(s.timing, fresh);
             // The pan law follows the source's channels.

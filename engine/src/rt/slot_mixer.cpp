@@ -61,6 +61,16 @@ void SlotMixer::set_param(SlotStrip& s, uint32_t id, double v, bool immediate) {
     else s.eq.set(st);
 }
 
+bool SlotMixer::set_level(SlotStrip& s, uint32_t id, double v) {
+    switch (id) {
+        case LR_P_GAIN: s.gain_db = v; return true;
+        case LR_P_PAN: s.pan = v; return true;
+        case LR_P_MUTE: s.mute = v != 0.0; return true;
+        case LR_P_SOLO: s.solo = v != 0.0; return true;
+        default: return false;
+    }
+}
+
 void SlotMixer::update_sends(SlotStrip& s, uint32_t ramp) {
     for (uint32_t k = 0; k < LR_SENDS; ++k) {  // LR_P_SEND1_* feed LR_SEND_DELAY, LR_P_SEND2_* LR_SEND_REVERB
         const float g = level_gain(s.params[LR_P_SEND1_LEVEL + 2 * k]);

@@ -27,7 +27,7 @@ struct SlotStrip {
     bool mute = false;
     bool solo = false;
     dsp::Ramp gain[2];                  // gain * pan law * audibility, per channel
-    float params[LR_SLOT_PARAMS] = {};  // the values in force, as published
+    float params[LR_SLOT_PARAMS] = {};  // every slot param's value in force, as published
     bool params_dirty = true;
     StripSettings settings;
     ChannelStrip eq;
@@ -53,9 +53,13 @@ public:
     void set_declick_frames(uint32_t frames) { declick_frames_ = frames; }
 
     /// Set strip param `id` (filters, EQ, sends, group: ids below
-    /// LR_P_SLOT_END) of a slot to v (validated), ramped over the smoothing
+    /// LR_P_GAIN) of a slot to v (validated), ramped over the smoothing
     /// time unless `immediate`. RT safe.
     void set_param(SlotStrip& s, uint32_t id, double v, bool immediate);
+    /// A level setting (LR_P_GAIN, LR_P_PAN, LR_P_MUTE, LR_P_SOLO) into the
+    /// strip; false for any other id. The caller then updates the gain
+    /// targets of every slot (a solo changes them all). RT safe.
+    static bool set_level(SlotStrip& s, uint32_t id, double v);
     /// Send gains from the send params (by lr_send_bus). RT safe.
     void update_sends(SlotStrip& s, uint32_t ramp);
     /// Move a slot to another bus (-1 = master), crossfading out of the old one. RT safe.

@@ -16,6 +16,22 @@ Sample* SteadyRenders::play_buffer(const Slot& s) {
     return (s.steady.needed && s.steady.render) ? s.steady.render : s.loaded.sample;
 }
 
+bool SteadyRenders::set_timing(LoopTiming& t, uint32_t id, double v, const Sample* loaded) const {
+    switch (id) {
+        case LR_P_PITCH: t.pitch = v; return true;
+        case LR_P_MODE: t.mode = static_cast<uint32_t>(v); return true;
+        case LR_P_LOOP_BPM:
+        case LR_P_LOOP_BEATS: {
+            const bool by_bpm = id == LR_P_LOOP_BPM;
+            (by_bpm ? t.declared_bpm : t.declared_beats) = v;
+            if (v > 0.0) (by_bpm ? t.declared_beats : t.declared_bpm) = 0.0;
+            update_loop_beats(t, loaded);
+            return true;
+        }
+        default: return false;
+    }
+}
+
 void SteadyRenders::update_loop_beats(LoopTiming& t, const Sample* loaded) const {
     if (t.declared_beats > 0.0) {
         t.loop_beats = t.declared_beats;

@@ -55,6 +55,11 @@ public:
     static double pitch_scale(const LoopTiming& t);
     /// What the slot plays now: its render when stretching, else the loaded audio. RT safe.
     static Sample* play_buffer(const Slot& s);
+    /// A timing setting (LR_P_PITCH, LR_P_MODE, LR_P_LOOP_BPM, LR_P_LOOP_BEATS)
+    /// into t: the loop is declared by tempo or by length, and setting one
+    /// (non-zero) clears the other; loop_beats follows. False for any other
+    /// id. The caller then refreshes the slot's render. RT safe.
+    bool set_timing(LoopTiming& t, uint32_t id, double v, const Sample* loaded) const;
     /// Derive loop_beats from what was declared and the loaded length. RT safe.
     void update_loop_beats(LoopTiming& t, const Sample* loaded) const;
     /// Output frames of one loop cycle (non-integer when following some tempos);
