@@ -69,10 +69,13 @@ public:
     /// `slots_wrote`: some slot mixed into the buses in this sub-block. RT safe.
     void mix(uint32_t offset, uint32_t n, const CoreOutputs& out, bool slots_wrote, BusMeters& meters);
 
-    /// RT safe.
+    /// The effect `bus` feeds is asleep (not run). RT safe.
     bool asleep(lr_send_bus bus) const { return fx_sleep_[bus].asleep; }
+    /// Group `g`'s params in force (LR_GROUP_PARAMS, as published). RT safe.
     const float* group_params(uint32_t g) const { return group_params_[g]; }
+    /// The global params in force (LR_GLOBAL_PARAMS, as published). RT safe.
     const float* global_params() const { return global_params_; }
+    /// The delay time in force (frames). RT safe.
     uint32_t delay_frames() const { return delay_.delay_frames(); }
 
 private:

@@ -115,7 +115,7 @@ public:
     explicit LoudnessFeed(SpscQueue<LoudnessBlock>& blocks) : blocks_(blocks) {}
     /// Copy `nframes` of the master in. RT safe.
     void feed(const float* left, const float* right, uint32_t nframes, double sample_rate);
-    /// Blocks not handed over because the loudness thread was behind.
+    /// Blocks not handed over because the loudness thread was behind. RT safe.
     uint32_t dropped() const { return dropped_; }
 
 private:
