@@ -103,13 +103,13 @@ public:
         if (h->segment_size != g.segment_size || size_ < g.segment_size || h->clients_offset != g.clients_offset ||
             h->meters_offset != g.meters_offset || h->slot_meters_offset != g.slot_meters_offset ||
             h->slot_infos_offset != g.slot_infos_offset || h->max_clients != LR_MAX_CLIENTS ||
-            h->client_slot_size != sizeof(lr_client_slot) || h->header_size != sizeof(lr_header))
+            h->client_slot_size != sizeof(lr_client_place) || h->header_size != sizeof(lr_header))
             throw Failure{fmt::format("/dev/shm{}: unexpected layout (segment_size {}, mapped {}, expected {} for {} "
                                       "slots)", posix_name_, h->segment_size, size_, g.segment_size, h->slot_count)};
     }
 
-    const lr_client_slot* client(uint32_t i) const {
-        return reinterpret_cast<const lr_client_slot*>(base_ + header()->clients_offset) + i;
+    const lr_client_place* client(uint32_t i) const {
+        return reinterpret_cast<const lr_client_place*>(base_ + header()->clients_offset) + i;
     }
     const lr_meter_header* meter_header() const {
         return reinterpret_cast<const lr_meter_header*>(base_ + header()->meters_offset);
@@ -276,7 +276,7 @@ View read_view(const Mapping& m) {
         v.heartbeat_age_us = static_cast<int64_t>(now - v.header.heartbeat_usecs);
     }
     for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
-        const lr_client_slot* c = m.client(i);
+        const lr_client_place* c = m.client(i);
         ClientView cv;
         cv.index = i;
         cv.owner_pid = load_acquire(c->owner_pid);

@@ -390,7 +390,7 @@ void Engine::shutdown_callback(jack_status_t, const char* reason, void* arg) {
 
 void Engine::reap_dead_clients() {
     for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
-        lr_client_slot* c = segment_->client(i);
+        lr_client_place* c = segment_->client(i);
         const uint32_t pid = shm::load_acquire(c->owner_pid);
         const uint32_t state = shm::load_acquire(c->state);
         const bool valid = state == LR_CLIENT_FREE || state == LR_CLIENT_ACTIVE || state == LR_CLIENT_CLOSING;

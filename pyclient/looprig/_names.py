@@ -21,6 +21,10 @@ COMMANDS: Dict[str, int] = {
     k: v for k, v in _enum("enum lr_command_type", "LR_CMD_").items() if k != "type_count"
 }
 COMMAND_NAMES: Dict[int, str] = {v: k for k, v in COMMANDS.items()}
+#: Old names of renamed commands (ABI 1-2), still accepted: "meter" now names
+#: only the level meters; the time signature is "time_signature".
+COMMAND_ALIASES: Dict[str, str] = {"meter": "time_signature"}
+COMMANDS.update({old: COMMANDS[new] for old, new in COMMAND_ALIASES.items()})
 
 #: ``{"ack": 1, "error": 2, "info": 3}``
 EVENT_TYPES: Dict[str, int] = _enum("enum lr_event_type", "LR_EVT_")

@@ -18,7 +18,7 @@ using namespace looprig::shm;
 
 struct lr_client {
     std::unique_ptr<Segment> segment;
-    lr_client_slot* slot = nullptr;
+    lr_client_place* slot = nullptr;
     int index = -1;
     uint32_t pid = 0;
     uint32_t generation = 0;
@@ -88,7 +88,7 @@ int lr_client_attach(const char* engine_name, lr_client** out, char* err, uint32
     auto client = std::make_unique<lr_client>();
     client->pid = static_cast<uint32_t>(::getpid());
     for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
-        lr_client_slot* s = seg->client(i);
+        lr_client_place* s = seg->client(i);
         if (!compare_exchange(s->owner_pid, 0, client->pid)) continue;
         if (load_acquire(s->state) != LR_CLIENT_FREE) {  // engine has not finished freeing it
             store_release(s->owner_pid, 0);

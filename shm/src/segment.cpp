@@ -43,7 +43,7 @@ Geometry compute_geometry(uint32_t slot_count) {
     Geometry g;
     g.slot_count = slot_count;
     g.clients_offset = align64(sizeof(lr_header));
-    g.meters_offset = align64(g.clients_offset + uint64_t{LR_MAX_CLIENTS} * sizeof(lr_client_slot));
+    g.meters_offset = align64(g.clients_offset + uint64_t{LR_MAX_CLIENTS} * sizeof(lr_client_place));
     g.slot_meters_offset = align64(g.meters_offset + sizeof(lr_meter_header));
     g.slot_infos_offset = align64(g.slot_meters_offset + uint64_t{slot_count} * sizeof(lr_slot_meter));
     g.mix_meter_offset = align64(g.slot_infos_offset + uint64_t{slot_count} * sizeof(lr_slot_info));
@@ -149,7 +149,7 @@ std::unique_ptr<Segment> Segment::create(const std::string& engine_name, uint32_
     h->cmd_ring_size = LR_CMD_RING_SIZE;
     h->evt_ring_size = LR_EVT_RING_SIZE;
     h->clients_offset = g.clients_offset;
-    h->client_slot_size = sizeof(lr_client_slot);
+    h->client_slot_size = sizeof(lr_client_place);
     h->meters_offset = g.meters_offset;
     h->slot_meters_offset = g.slot_meters_offset;
     h->slot_infos_offset = g.slot_infos_offset;
@@ -200,8 +200,8 @@ std::unique_ptr<Segment> Segment::open(const std::string& engine_name) {
     return seg;
 }
 
-lr_client_slot* Segment::client(uint32_t index) const {
-    return reinterpret_cast<lr_client_slot*>(base() + header()->clients_offset) + index;
+lr_client_place* Segment::client(uint32_t index) const {
+    return reinterpret_cast<lr_client_place*>(base() + header()->clients_offset) + index;
 }
 lr_meter_header* Segment::meter_header() const {
     return reinterpret_cast<lr_meter_header*>(base() + header()->meters_offset);

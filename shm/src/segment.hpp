@@ -64,7 +64,7 @@ public:
     lr_header* header() const { return static_cast<lr_header*>(region_.get_address()); }
     uint8_t* base() const { return static_cast<uint8_t*>(region_.get_address()); }
     uint64_t size() const { return region_.get_size(); }
-    lr_client_slot* client(uint32_t index) const;
+    lr_client_place* client(uint32_t index) const;
     lr_meter_header* meter_header() const;
     lr_slot_meter* slot_meters() const;
     lr_slot_info* slot_infos() const;

@@ -96,7 +96,7 @@ struct Harness {
         cfg.smooth_frames = 64;
         cfg.max_delay_seconds = 0.5;
         core = std::make_unique<AudioCore>(*segment, cfg);
-        lr_client_slot* c = segment->client(0);
+        lr_client_place* c = segment->client(0);
         c->owner_pid = static_cast<uint32_t>(getpid());
         c->state = LR_CLIENT_ACTIVE;
         commands = shm::RingProducer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
@@ -237,7 +237,7 @@ void check_accepted(const lr_command& c) {
     if (rt::command_takes_slot(t) && (c.slot < 0 || static_cast<uint32_t>(c.slot) >= kSlots)) fail("accepted a bad slot", t);
     const double v = c.value[0];
     switch (t) {
-        case LR_CMD_GAIN: case LR_CMD_PAN: case LR_CMD_TEMPO: case LR_CMD_METER: case LR_CMD_PITCH:
+        case LR_CMD_GAIN: case LR_CMD_PAN: case LR_CMD_TEMPO: case LR_CMD_TIME_SIGNATURE: case LR_CMD_PITCH:
         case LR_CMD_DECLICK: case LR_CMD_PARAM: case LR_CMD_MUTE: case LR_CMD_SOLO: case LR_CMD_MODE:
         case LR_CMD_TRANSPORT:
             if (!std::isfinite(v)) fail("accepted a non-finite value", t);
@@ -354,7 +354,7 @@ void run_memory(Reader& in) {
     h.install(0, make_sample(loop));
     uint32_t counter = 0;
     // Place 1: the well-behaved client.
-    lr_client_slot* good = h.segment->client(1);
+    lr_client_place* good = h.segment->client(1);
     good->owner_pid = 1;
     good->state = LR_CLIENT_ACTIVE;
     shm::RingProducer<lr_command> good_cmd(&good->cmd, good->commands, LR_CMD_RING_SIZE);
@@ -373,7 +373,7 @@ void run_memory(Reader& in) {
         c.type = LR_CMD_PING;
         if (good_cmd.push(c)) ++good_next;
     };
-    lr_client_slot* bad = h.segment->client(0);
+    lr_client_place* bad = h.segment->client(0);
     auto* bad_bytes = reinterpret_cast<uint8_t*>(bad);
     auto period = [&](uint32_t n) {
         for (uint32_t i = 0; i < n; ++i) {
@@ -392,14 +392,14 @@ void run_memory(Reader& in) {
         const uint8_t op = in.u8();
         switch (op % 8) {
             case 0: {  // write bytes anywhere in the hostile place
-                const uint32_t off = in.u32() % sizeof(lr_client_slot);
-                const uint32_t len = std::min<uint32_t>(in.u8(), sizeof(lr_client_slot) - off);
+                const uint32_t off = in.u32() % sizeof(lr_client_place);
+                const uint32_t len = std::min<uint32_t>(in.u8(), sizeof(lr_client_place) - off);
                 in.bytes(bad_bytes + off, len);
                 break;
             }
             case 1: {  // write bytes into the header and ring indices (most interesting part)
-                const uint32_t off = in.u8() % offsetof(lr_client_slot, commands);
-                const uint32_t len = std::min<uint32_t>(1 + in.u8() % 16, offsetof(lr_client_slot, commands) - off);
+                const uint32_t off = in.u8() % offsetof(lr_client_place, commands);
+                const uint32_t len = std::min<uint32_t>(1 + in.u8() % 16, offsetof(lr_client_place, commands) - off);
                 in.bytes(bad_bytes + off, len);
                 break;
             }

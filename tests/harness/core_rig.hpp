@@ -75,7 +75,7 @@ struct CoreRig {
     CoreRig(const std::string& segment_name, const CoreConfig& cfg) {
         segment = shm::Segment::create(segment_name, cfg.slot_count);
         core = std::make_unique<AudioCore>(*segment, cfg);
-        lr_client_slot* c = segment->client(0);
+        lr_client_place* c = segment->client(0);
         commands = shm::RingProducer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
         events = shm::RingConsumer<lr_event>(&c->evt, c->events, LR_EVT_RING_SIZE);
         generation = c->generation;

@@ -201,7 +201,7 @@ TEST_CASE("a slot setting by command and by param is one thing: applied, publish
 
 TEST_CASE("time signature, declick, tempo, transport mode") {
     ActionRig rig;
-    lr_event e = rig.send(LR_CMD_METER, 0, 3.0);
+    lr_event e = rig.send(LR_CMD_TIME_SIGNATURE, 0, 3.0);
     CHECK(rig.grid.beats_per_bar() == 3);
     CHECK(std::string(e.message) == "time signature: 3 beats per bar");
     e = rig.send(LR_CMD_DECLICK, 0, 2.0);

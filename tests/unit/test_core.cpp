@@ -458,9 +458,9 @@ TEST_CASE("musical commands are validated") {
     const uint32_t a = h.send(LR_CMD_TEMPO, 0, 10.0);
     const uint32_t b = send_timing(h, LR_CMD_PITCH, 0, 25.0);
     const uint32_t c = send_timing(h, LR_CMD_MODE, 0, 2.0);
-    const uint32_t d = send_timing(h, LR_CMD_METER, 0, 0.0);
+    const uint32_t d = send_timing(h, LR_CMD_TIME_SIGNATURE, 0, 0.0);
     const uint32_t e = send_timing(h, LR_CMD_LOOP_TEMPO, 0, 500.0);
-    const uint32_t f = send_timing(h, LR_CMD_METER, 0, 3.0);
+    const uint32_t f = send_timing(h, LR_CMD_TIME_SIGNATURE, 0, 3.0);
     h.run(2);
     auto evs = h.drain();
     auto code = [&](uint32_t id) {
@@ -558,7 +558,7 @@ TEST_CASE("a batch of commands (LR_CMD_F_BATCH) is read in one period, past the 
     h.install(0, make_sample(noise(100, 7)));
     h.run(1);
     // A second client place that fills most of the period's budget with pings.
-    lr_client_slot* other = h.segment->client(1);
+    lr_client_place* other = h.segment->client(1);
     other->owner_pid = static_cast<uint32_t>(getpid());
     other->state = LR_CLIENT_ACTIVE;
     shm::RingProducer<lr_command> other_commands(&other->cmd, other->commands, LR_CMD_RING_SIZE);

@@ -19,7 +19,7 @@ TEST_CASE("geometry: areas are 64-byte aligned, ordered and do not overlap") {
         CHECK(g.slot_meters_offset % 64 == 0);
         CHECK(g.slot_infos_offset % 64 == 0);
         CHECK(g.clients_offset >= sizeof(lr_header));
-        CHECK(g.meters_offset >= g.clients_offset + LR_MAX_CLIENTS * sizeof(lr_client_slot));
+        CHECK(g.meters_offset >= g.clients_offset + LR_MAX_CLIENTS * sizeof(lr_client_place));
         CHECK(g.slot_meters_offset >= g.meters_offset + sizeof(lr_meter_header));
         CHECK(g.slot_infos_offset >= g.slot_meters_offset + slots * sizeof(lr_slot_meter));
         CHECK(g.segment_size >= g.slot_infos_offset + slots * sizeof(lr_slot_info));
@@ -53,7 +53,7 @@ TEST_CASE("segment: created 0600 with a complete header, reopened, removed with 
         CHECK((st.st_mode & 0777) == 0600);
         auto view = Segment::open(name);
         CHECK(view->header()->slot_count == 16);
-        CHECK(view->client(3) == reinterpret_cast<lr_client_slot*>(view->base() + h->clients_offset) + 3);
+        CHECK(view->client(3) == reinterpret_cast<lr_client_place*>(view->base() + h->clients_offset) + 3);
     }
     CHECK_THROWS_AS(Segment::open(name), SegmentError);
 }

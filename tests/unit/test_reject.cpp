@@ -143,7 +143,7 @@ std::vector<Row> build_rows() {
         {LR_CMD_SOLO, 0.0, 1.0},
         {LR_CMD_DECLICK, 0.0, rt::kMaxDeclickMs},
         {LR_CMD_TEMPO, 20.0, 400.0},
-        {LR_CMD_METER, 1.0, 32.0},
+        {LR_CMD_TIME_SIGNATURE, 1.0, 32.0},
         {LR_CMD_LOOP_TEMPO, 20.0, 400.0, 0, 0.0},    // loop BPM (beats 0)
         {LR_CMD_LOOP_TEMPO, 0.25, 1024.0, 1, 0.0},   // loop beats (BPM 0)
         {LR_CMD_PITCH, -24.0, 24.0},
@@ -162,7 +162,7 @@ std::vector<Row> build_rows() {
         }
     }
     // Non-whole or between-the-choices values of discrete commands.
-    for (auto [type, v] : {std::pair<uint16_t, double>{LR_CMD_MUTE, 0.5}, {LR_CMD_SOLO, 0.5}, {LR_CMD_METER, 2.5},
+    for (auto [type, v] : {std::pair<uint16_t, double>{LR_CMD_MUTE, 0.5}, {LR_CMD_SOLO, 0.5}, {LR_CMD_TIME_SIGNATURE, 2.5},
                            {LR_CMD_MODE, 0.5}, {LR_CMD_TRANSPORT, 1.5}})
         add(std::string(rt::command_name(type)) + " = " + fmt(v), make(type, 1, v), LR_E_BAD_VALUE);
     // Every slot-addressed command: slot -1, slot_count and the extremes (valid values otherwise).
@@ -181,7 +181,7 @@ std::vector<Row> build_rows() {
     // Every command type: malformed messages.
     for (uint16_t t = 1; t < LR_CMD_TYPE_COUNT; ++t) {
         const std::string n = rt::command_name(t);
-        lr_command c = make(t, 1, t == LR_CMD_TEMPO ? 120.0 : t == LR_CMD_METER ? 4.0 : 0.0);
+        lr_command c = make(t, 1, t == LR_CMD_TEMPO ? 120.0 : t == LR_CMD_TIME_SIGNATURE ? 4.0 : 0.0);
         if (t == LR_CMD_LOAD) {
             std::memcpy(c.text, "/tmp/x.wav", 10);
             c.text_len = 10;

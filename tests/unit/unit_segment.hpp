@@ -25,7 +25,7 @@ inline std::unique_ptr<shm::Segment> make_segment(uint32_t slots, const char* su
 /// The client side of place `place`: marked active by this process, its
 /// command ring to write and its event ring to read.
 struct ClientEnds {
-    lr_client_slot* place = nullptr;
+    lr_client_place* place = nullptr;
     shm::RingProducer<lr_command> commands;
     shm::RingConsumer<lr_event> events;
 

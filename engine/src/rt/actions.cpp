@@ -73,7 +73,7 @@ void Actions::take_transport(uint32_t mode, const TransportInfo& t) {
 
 void Actions::handle(uint32_t place, const lr_command& cmd) {
     Text why(message_, sizeof message_);
-    lr_client_slot* c = segment_.client(place);
+    lr_client_place* c = segment_.client(place);
     const int code = validate_command(cmd, static_cast<uint32_t>(t_.slots.size()), why);
     if (code != LR_OK) {
         c->commands_rejected = c->commands_rejected + 1;
@@ -98,7 +98,7 @@ void Actions::handle(uint32_t place, const lr_command& cmd) {
             t_.protocol.reply(place, cmd, LR_EVT_ACK, LR_OK, frame0_, message_);
             return;
         }
-        case LR_CMD_METER: {  // the time signature: beats per bar
+        case LR_CMD_TIME_SIGNATURE: {  // the time signature: beats per bar
             const auto beats_per_bar = static_cast<uint32_t>(cmd.value[0]);
             t_.grid.set_beats_per_bar(frame0_, beats_per_bar);
             why << "time signature: " << beats_per_bar << " beats per bar";

@@ -17,7 +17,7 @@ using shm::store_release;
 
 ClientProtocol::ClientProtocol(shm::Segment& segment) : segment_(segment) {
     for (uint32_t i = 0; i < LR_MAX_CLIENTS; ++i) {
-        lr_client_slot* c = segment.client(i);
+        lr_client_place* c = segment.client(i);
         views_[i].commands = RingConsumer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
         views_[i].events = RingProducer<lr_event>(&c->evt, c->events, LR_EVT_RING_SIZE);
     }
@@ -33,7 +33,7 @@ bool ClientProtocol::send_event(uint32_t place, uint32_t id, uint16_t type, uint
     ClientView& view = views_[place];
     lr_event* ev = view.events.claim();
     if (!ev) {
-        lr_client_slot* c = segment_.client(place);
+        lr_client_place* c = segment_.client(place);
         c->events_dropped = c->events_dropped + 1;
         return false;
     }
@@ -58,7 +58,7 @@ void ClientProtocol::read_commands(uint64_t frame0, CommandSink& sink) {
     uint32_t budget = kCommandsPerPeriod;
     for (uint32_t k = 0; k < LR_MAX_CLIENTS && budget > 0; ++k) {
         const uint32_t i = (cursor_ + k) % LR_MAX_CLIENTS;
-        lr_client_slot* c = segment_.client(i);
+        lr_client_place* c = segment_.client(i);
         const uint32_t state = load_acquire(c->state);
         if (state == LR_CLIENT_CLOSING) {
             free_place(i);
@@ -96,7 +96,7 @@ void ClientProtocol::publish_events() {
 }
 
 void ClientProtocol::free_place(uint32_t place) {
-    lr_client_slot* c = segment_.client(place);
+    lr_client_place* c = segment_.client(place);
     views_[place].events.publish();  // nothing staged may reach the place's next owner
     views_[place].commands.discard_all();
     views_[place].event_seq = 0;  // the next owner's events count from 1

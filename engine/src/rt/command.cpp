@@ -20,7 +20,7 @@ const char* command_name(uint32_t type) {
         case LR_CMD_SOLO: return "solo";
         case LR_CMD_DECLICK: return "declick";
         case LR_CMD_TEMPO: return "tempo";
-        case LR_CMD_METER: return "meter";
+        case LR_CMD_TIME_SIGNATURE: return "time-signature";
         case LR_CMD_LOOP_TEMPO: return "loop-tempo";
         case LR_CMD_PITCH: return "pitch";
         case LR_CMD_MODE: return "mode";
@@ -154,7 +154,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
         case LR_CMD_TEMPO:
             if (!std::isfinite(v) || v < 20.0 || v > 400.0) return bad_value(why, "tempo", v, "20..400 BPM");
             break;
-        case LR_CMD_METER:
+        case LR_CMD_TIME_SIGNATURE:
             if (!std::isfinite(v) || v < 1.0 || v > 32.0 || v != std::floor(v))
                 return bad_value(why, "meter", v, "1..32 beats per bar");
             break;

@@ -40,7 +40,7 @@ void Loads::install_loads(std::vector<Slot>& slots, uint64_t frame0) {
     LoadResult* r = nullptr;
     while ((r = queues_.load_results.front()) != nullptr) {
         const uint32_t place = r->client;
-        lr_client_slot* c = segment_.client(place);
+        lr_client_place* c = segment_.client(place);
         const bool client_still_there = load_acquire(c->state) == LR_CLIENT_ACTIVE && c->generation == r->generation;
         lr_command answered{};
         answered.id = r->id;

@@ -10,7 +10,7 @@
  *  - C++ pins sizes/offsets with static_assert (shm/src/layout_check.cpp),
  *    Python compares cffi's layout with the C compiler's (lr_layout_table()).
  *
- * Segment: [lr_header][lr_client_slot x max_clients][lr_meter_area]
+ * Segment: [lr_header][lr_client_place x max_clients][lr_meter_area]
  * lr_meter_area: [lr_meter_header][lr_slot_meter x slot_count][lr_slot_info x slot_count]
  *                [lr_mix_meter][lr_slot_params x slot_count]
  * All offsets are stored in lr_header and are multiples of 64.
@@ -60,7 +60,8 @@ enum lr_command_type {
     LR_CMD_SOLO = 9,   /* value[0] = 0 or 1 */
     LR_CMD_DECLICK = 10, /* slot ignored; value[0] = ramp length in ms (0 = exact) */
     LR_CMD_TEMPO = 11,   /* slot ignored; value[0] = master tempo in BPM (20..400); honours at/quantize */
-    LR_CMD_METER = 12,   /* slot ignored; value[0] = beats per bar (1..32) */
+    LR_CMD_TIME_SIGNATURE = 12, /* slot ignored; value[0] = beats per bar (1..32); was LR_CMD_METER
+                                   ("meter" names the level meters) */
     LR_CMD_LOOP_TEMPO = 13, /* value[0] = the loop's own BPM, or value[1] = its length in beats;
                                both 0 = not following (plays at its own speed) */
     LR_CMD_PITCH = 14,   /* value[0] = semitones (-24..+24, fractions are cents) */
@@ -278,12 +279,13 @@ typedef struct lr_ring_index {
     uint32_t pad1[15];
 } lr_ring_index;
 
-/* One client's place: its command ring (client -> engine) and event ring
- * (engine -> client). Claimed by CAS of owner_pid from 0. */
-typedef struct lr_client_slot {
+/* One client's place in the segment: its command ring (client -> engine) and
+ * event ring (engine -> client). Claimed by CAS of owner_pid from 0. "Place",
+ * not "slot": a slot is where a loop plays. */
+typedef struct lr_client_place {
     uint32_t owner_pid;     /* 0 = free */
     uint32_t state;         /* lr_client_state */
-    uint32_t generation;    /* bumped by the engine each time it frees the slot */
+    uint32_t generation;    /* bumped by the engine each time it frees the place */
     uint32_t events_dropped;/* events the engine could not deliver (ring full) */
     uint64_t commands_accepted;
     uint64_t commands_rejected;
@@ -292,7 +294,9 @@ typedef struct lr_client_slot {
     lr_ring_index evt;
     lr_command commands[LR_CMD_RING_SIZE];
     lr_event events[LR_EVT_RING_SIZE];
-} lr_client_slot;
+} lr_client_place;
+/* The name of ABI 1-2, kept for programs written against it. */
+typedef lr_client_place lr_client_slot;
 
 typedef struct lr_header {
     uint32_t magic;         /* LR_MAGIC, written last at creation */
@@ -305,7 +309,7 @@ typedef struct lr_header {
     uint32_t cmd_ring_size;
     uint32_t evt_ring_size;
     uint64_t clients_offset;
-    uint64_t client_slot_size;
+    uint64_t client_slot_size; /* sizeof(lr_client_place) (the field keeps its ABI 1 name) */
     uint64_t meters_offset;   /* lr_meter_header */
     uint64_t slot_meters_offset; /* lr_slot_meter[slot_count] */
     uint64_t slot_infos_offset;  /* lr_slot_info[slot_count] */
@@ -409,6 +413,9 @@ typedef struct lr_slot_params {
     float value[LR_SLOT_PARAMS];
 } lr_slot_params;
 /* LR_CDEF_END */
+
+/* The name of ABI 1-2, kept for programs written against it. */
+#define LR_CMD_METER LR_CMD_TIME_SIGNATURE
 
 #ifdef __cplusplus
 }
