@@ -9,7 +9,7 @@ Examples
 >>> import looprig
 >>> with looprig.attach() as rig:                     # doctest: +SKIP
 ...     rig.load(0, "loop.wav")
-...     start = rig.play(0, quantize="frames:48000")
+...     start = rig.play(0, quantize="frames:48000")    # an Answer: an int (the frame) + .message
 ...     print(rig.meters().peak[0])
 ...     rig.highpass(0, 120)                              # mixer: filters, EQ, sends, groups
 ...     rig.reverb(decay=3.0); rig.send(0, "reverb", -12)
@@ -21,6 +21,7 @@ from .client import (
     DEFAULT_TIMEOUT,
     LOAD_TIMEOUT,
     TEXT_MAX,
+    Answer,
     Event,
     STALL_SECONDS,
     LoadResult,
@@ -49,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "attach",
     "Rig",
+    "Answer",
     "Event",
     "LoadResult",
     "Meters",

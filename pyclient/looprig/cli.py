@@ -459,7 +459,8 @@ def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[flo
     slot = getattr(args, "slot", 0)
     if c == "load":
         path = os.path.abspath(args.file)
-        ev, res = rig._load(slot, path, LOAD_TIMEOUT if timeout is None else timeout)
+        res = rig.load(slot, path, timeout=LOAD_TIMEOUT if timeout is None else timeout)
+        ev = res.answer.event
         out.emit(_with_msg("load %d: %s, %s" % (slot, os.path.basename(path), res.describe()), ev),
                  _ev_json(ev, frames=res.frames, rate=res.rate, source_frames=res.source_frames,
                           source_rate=res.source_rate, path=path))
@@ -532,7 +533,8 @@ def _play_stop_many(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Opti
     """``play 0 1 2`` / ``stop all``: one batch, so all take effect on the same frame."""
     c = args.command
     spec = "all" if args.slot == ["all"] else args.slot
-    slots, events = rig._slot_batch(c, spec, args.at, args.quantize, timeout)
+    answers = getattr(rig, c)(spec, at=args.at, quantize=args.quantize, timeout=timeout)
+    slots, events = [a.slot for a in answers], [a.event for a in answers]
     what = "%s %s" % (c, " ".join(str(x) for x in args.slot))
     if not slots:
         if c == "play":
