@@ -11,6 +11,7 @@ Examples
 ...     rig.load(0, "loop.wav")
 ...     start = rig.play(0, quantize="frames:48000")    # an Answer: an int (the frame) + .message
 ...     print(rig.meters().peak[0])
+...     fut = rig.nowait.stop(0)                          # send now, answer later (a Future)
 ...     rig.highpass(0, 120)                              # mixer: filters, EQ, sends, groups
 ...     rig.reverb(decay=3.0); rig.send(0, "reverb", -12)
 """
@@ -22,9 +23,11 @@ from .client import (
     LOAD_TIMEOUT,
     TEXT_MAX,
     Answer,
+    CommandFuture,
     Event,
     STALL_SECONDS,
     LoadResult,
+    NoWait,
     Rig,
     attach,
     default_name,
@@ -50,7 +53,9 @@ __version__ = "0.1.0"
 __all__ = [
     "attach",
     "Rig",
+    "NoWait",
     "Answer",
+    "CommandFuture",
     "Event",
     "LoadResult",
     "Meters",

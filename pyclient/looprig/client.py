@@ -8,7 +8,7 @@ A Rig is a facade over the parts that do the work:
   command id), now or later;
 - :class:`~looprig.commands.CommandMethods` / :class:`~looprig.commands.RawCommandMethods`
   -- the commands (``play``, ``gain``, ``tempo``, ..., ``send_command``,
-  ``send_batch``);
+  ``send_batch``, ``submit``);
 - :class:`~looprig.mixer.MixerMethods` -- the mixer and effects, generated
   from the params table;
 - :class:`~looprig.state.StateReader` -- meters, param values, engine facts,
@@ -18,15 +18,15 @@ Every command method sends its command(s) and waits for the answer: an ACK
 returns an :class:`~looprig.answers.Answer` (an ``int``, the frame at which
 the command takes effect, carrying the engine's message and the values set),
 an ERROR raises :class:`~looprig.errors.CommandRejected` with the engine's own
-message.
+message. ``rig.nowait`` has the same methods returning futures instead.
 """
 
 from __future__ import annotations
 
-from typing import Any, Deque, Dict, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
 from .answers import Answer, Event, LoadResult
-from .channel import BATCH_MAX, TEXT_MAX, CommandChannel, Plan
+from .channel import BATCH_MAX, TEXT_MAX, CommandChannel, CommandFuture, Plan
 from .commands import (
     DEFAULT_TIMEOUT,
     LOAD_TIMEOUT,
@@ -47,10 +47,12 @@ from .state import StateReader
 
 __all__ = [
     "Rig",
+    "NoWait",
     "attach",
     "Answer",
     "Event",
     "LoadResult",
+    "CommandFuture",
     "parse_quantize",
     "segment_name",
     "default_name",
@@ -104,7 +106,7 @@ class Rig(CommandMethods, RawCommandMethods, MixerMethods):
     A Rig may be used from several threads (sends and polls are serialised
     by an internal lock). Use it as a context manager, or call
     :meth:`close`; the client place is also released when the Rig is
-    garbage collected.
+    garbage collected. ``rig.nowait`` sends without waiting (futures).
     """
 
     def __init__(self, name: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, wait: float = 0.0) -> None:
@@ -137,7 +139,8 @@ class Rig(CommandMethods, RawCommandMethods, MixerMethods):
     def close(self) -> None:
         """Release the client place and unmap the segment (idempotent).
 
-        Live views from :meth:`meter_view` must not be used afterwards.
+        Commands in flight (futures) fail with :class:`LooprigError`; live
+        views from :meth:`meter_view` must not be used afterwards.
         """
         if not self._conn.closed:
             self._channel.close()
@@ -218,7 +221,7 @@ class Rig(CommandMethods, RawCommandMethods, MixerMethods):
         """The error that says how the engine ended (it is not alive)."""
         return self._conn.engine_gone()
 
-    # -- answers ----------------------------------------------------------------------
+    # -- answers, now or later ------------------------------------------------------
     @property
     def notices(self) -> Deque[Event]:
         """Unsolicited INFO events (id 0), most recent last (bounded)."""
@@ -227,9 +230,57 @@ class Rig(CommandMethods, RawCommandMethods, MixerMethods):
     def poll(self) -> List[Event]:
         """Read pending events now; return the unsolicited notices among them.
 
-        Answers to :meth:`send_command` ids stay stashed for :meth:`wait`.
+        Does what :meth:`pump` does (futures that are done are resolved, in
+        this thread); answers to :meth:`send_command` ids stay stashed for
+        :meth:`wait`.
         """
         return self._channel.poll()
+
+    def pump(self) -> int:
+        """Deliver what has arrived, without waiting: for a GUI timer.
+
+        Pushes commands that wait for room in the command ring, reads the
+        event ring, and resolves the futures of ``rig.nowait`` / :meth:`submit`
+        calls whose answers are in (or that failed: engine gone or stalled,
+        timed out). Their callbacks run here, in the calling thread.
+
+        Returns
+        -------
+        int
+            How many futures were resolved (0 on a closed Rig).
+        """
+        return self._channel.pump()
+
+    def start_reader(self, interval: float = 0.002) -> None:
+        """Resolve futures from a background thread instead of :meth:`pump`.
+
+        The daemon thread reads the event ring every ``interval`` seconds
+        while commands are in flight and sleeps while none is; futures'
+        callbacks then run in it (a GUI passes results to its own thread).
+        Stopped by :meth:`stop_reader` or :meth:`close`.
+        """
+        self._channel.start_reader(interval)
+
+    def stop_reader(self) -> None:
+        """Stop the background reader thread (idempotent)."""
+        self._channel.stop_reader()
+
+    @property
+    def in_flight(self) -> int:
+        """Calls sent (or waiting for room in the ring) whose answers are not all in."""
+        return self._channel.in_flight
+
+    @property
+    def nowait(self) -> "NoWait":
+        """The command methods, returning at once with a future of the answer.
+
+        ``rig.nowait.play(0)`` sends now and returns a
+        :class:`~looprig.channel.CommandFuture` (a
+        :class:`concurrent.futures.Future`) resolved with what ``rig.play(0)``
+        returns, or failed with what it raises; ``rig.nowait(callback=f)``
+        also calls ``f(future)`` when it is. See :class:`NoWait`.
+        """
+        return NoWait(self)
 
     # -- meters and state -----------------------------------------------------
     def meters(self) -> Meters:
@@ -357,6 +408,56 @@ class Rig(CommandMethods, RawCommandMethods, MixerMethods):
     @property
     def _stash(self) -> Any:
         return self._channel.stash
+
+
+class NoWait(CommandMethods, MixerMethods):
+    """``rig.nowait``: a Rig's command methods that send now and answer later.
+
+    Every command method of :class:`Rig` (``play``, ``stop``, ``load``,
+    ``gain``, ..., ``tempo``, ..., ``param``, ``highpass``, ``eq``, ...,
+    ``meter_reset``, ``ping``) takes the same arguments and checks them the
+    same way (a bad argument raises at once, nothing sent), but returns a
+    :class:`~looprig.channel.CommandFuture` at once instead of waiting. The
+    future is resolved with what the Rig's method returns (an
+    :class:`Answer`, a list of them, a :class:`LoadResult`) or failed with
+    what it raises: :class:`CommandRejected` (the engine's message),
+    :class:`EngineNotRunning` (also when the engine dies while the command is
+    in flight), :class:`EngineStalled`, :class:`Timeout` (no answer within the
+    call's ``timeout``), :class:`RingFull` (no room in the command ring
+    within it; commands wait in order in the client until there is).
+
+    Futures are resolved, and their callbacks run, by :meth:`Rig.pump` /
+    :meth:`Rig.poll` (call it from a GUI timer), by ``future.result()`` while
+    it waits, or by the reader thread (:meth:`Rig.start_reader`). Calls are
+    sent in the order they are made, also with the Rig's waiting methods.
+
+    ``rig.nowait(callback=f)`` is a view whose calls also run ``f(future)``
+    once their future is resolved.
+    """
+
+    def __init__(self, rig: Rig, callback: Optional[Callable[[CommandFuture], Any]] = None) -> None:
+        self._rig = rig
+        self._callback = callback
+        self._channel = rig._channel
+        self._conn = rig._conn
+
+    def __call__(self, callback: Optional[Callable[[CommandFuture], Any]] = None) -> "NoWait":
+        """A view whose calls run ``callback(future)`` when their future is resolved."""
+        return NoWait(self._rig, callback)
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """The Rig's default timeout."""
+        return self._rig.timeout
+
+    def meters(self) -> Meters:
+        return self._rig.meters()
+
+    def _run(self, plan: Plan, timeout: float) -> CommandFuture:
+        return self._channel.submit(plan, timeout, self._callback)
+
+    def __repr__(self) -> str:
+        return "<looprig.NoWait of %r>" % self._rig
 
 
 def attach(name: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT, wait: float = 0.0) -> Rig:

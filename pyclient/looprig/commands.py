@@ -4,9 +4,11 @@
 quantize spec. :class:`CommandMethods` are the typed commands (``play``,
 ``gain``, ``tempo``, ...): each builds a :class:`~looprig.channel.Plan` and
 hands it to ``self._run``, which waits for the answer in a :class:`Rig`
-(returning an :class:`~looprig.answers.Answer`).
+(returning an :class:`~looprig.answers.Answer`) and returns a
+:class:`~looprig.channel.CommandFuture` of it in ``rig.nowait``.
 :class:`RawCommandMethods` are the general form: any command by name, by id,
-in batches (``send_command``, ``send_batch``, ``wait``, and the old ``send``).
+in batches, now or later (``send_command``, ``send_batch``, ``wait``,
+``submit``, ``submit_batch``, and the old ``send``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from . import params as _params
 from ._ffi import ffi, get_lib
 from ._names import COMMANDS, ERRORS, MODE_NAMES, MODES, QUANTIZE, SLOT_STATES, TRANSPORT_MODES
 from .answers import Answer, Event, LoadResult, error_name, first_rejection, rejection
-from .channel import BATCH_MAX, TEXT_MAX, CommandChannel, Plan
+from .channel import BATCH_MAX, TEXT_MAX, CommandChannel, CommandFuture, Plan
 from .connection import UINT64_MAX
 from .errors import CommandRejected, LooprigError
 
@@ -263,7 +265,7 @@ class CommandHost:
 
 
 class CommandMethods(CommandHost):
-    """The typed commands (a :class:`Rig` waits for their answers)."""
+    """The typed commands (a :class:`Rig` waits for their answers; ``rig.nowait`` returns futures)."""
 
     def _one(self, command: str, slot: int, timeout: Optional[float], values: Optional[dict] = None,
              **kw: Any) -> Any:
@@ -648,8 +650,8 @@ class CommandMethods(CommandHost):
 
 
 class RawCommandMethods(CommandHost):
-    """The general form: any command, by id, in batches (the host also
-    provides ``fx_send``, the other ``send``)."""
+    """The general form: any command, by id, in batches, now or later (the
+    host also provides ``fx_send``, the other ``send``)."""
 
     def send_command(
         self,
@@ -880,3 +882,69 @@ class RawCommandMethods(CommandHost):
             return events
 
         return self._channel.run(Plan([(cmds, True)], finish), timeout_s)  # type: ignore[no-any-return]
+
+    def submit(
+        self,
+        command: Union[str, int],
+        slot: int = 0,
+        *,
+        value: Union[None, float, Tuple[float, ...], List[float]] = None,
+        text: Union[None, str, bytes] = None,
+        param: Union[None, str, int, _params.Param] = None,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+        callback: Optional[Callable[[CommandFuture], Any]] = None,
+    ) -> CommandFuture:
+        """Send one command now and return at once: a future of its answer.
+
+        Arguments as for :meth:`send_command`; ``timeout`` (default the Rig's)
+        bounds the wait for room in the ring and for the answer.
+
+        Returns
+        -------
+        CommandFuture
+            A :class:`concurrent.futures.Future`, resolved with the
+            :class:`Answer` (an int, the frame; ``.event`` the ACK) or failed
+            with :class:`CommandRejected` (the engine's message),
+            :class:`EngineNotRunning`, :class:`EngineStalled`,
+            :class:`Timeout` or :class:`RingFull`. It is resolved, and
+            ``callback(future)`` runs, in the thread that calls
+            :meth:`pump` / :meth:`poll` or ``future.result()``, or in the
+            reader thread (:meth:`start_reader`).
+
+        Raises
+        ------
+        ValueError
+            A bad command (nothing is sent).
+        """
+        cmd = build_command(command, slot, value, text, at, quantize, param)
+        return self._channel.submit(_single(cmd, _answer_of()), self._timeout(timeout), callback)
+
+    def submit_batch(
+        self,
+        commands: Sequence[BatchItem],
+        *,
+        at: Optional[int] = None,
+        quantize: QuantizeSpec = None,
+        timeout: Optional[float] = None,
+        callback: Optional[Callable[[CommandFuture], Any]] = None,
+    ) -> CommandFuture:
+        """Send one batch (as :meth:`send_batch`) now; a future of its answers.
+
+        Returns
+        -------
+        CommandFuture
+            Resolved with a list of :class:`Answer` (one per command, in
+            order) once all are in, or failed with the first refusal
+            (:class:`CommandRejected`) or as :meth:`submit`'s.
+        """
+        cmds = self._batch_plan(commands, at, quantize)
+
+        def finish(events: List[Event]) -> List[Answer]:
+            refused = first_rejection(events)
+            if refused is not None:
+                raise refused
+            return [Answer.of([ev]) for ev in events]
+
+        return self._channel.submit(Plan([(cmds, True)], finish), self._timeout(timeout), callback)
