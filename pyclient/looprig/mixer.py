@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import operator
+import textwrap
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -227,9 +228,10 @@ _TARGET_ARG = {"slot": ("slot", "Slot index."), "group": ("group", "Group bus 0.
 _KIND_TYPE = {"continuous": "float", "switch": "bool", "index": "int"}
 
 
-def _annotation(p: Param, default: Any) -> Any:
+def _annotation(sec: Section, p: Param, default: Any) -> Any:
+    """The argument's type; None is allowed (leaves the value) except for the one value of a section of one param."""
     t: Any = {"continuous": float, "switch": bool, "index": Union[int, str]}.get(p.kind, float)
-    return t if default is REQUIRED else Optional[t]
+    return t if default is REQUIRED and sec.exact and not sec.required else Optional[t]
 
 
 def _describe(p: Param) -> str:
@@ -257,26 +259,30 @@ def _signature(sec: Section) -> inspect.Signature:
             ps.append(P(name, P.POSITIONAL_OR_KEYWORD, annotation=Union[int, str]))
             continue
         p = args.get(name)
-        ann = _annotation(p, default) if p is not None else Any
+        ann = _annotation(sec, p, default) if p is not None else Any
         ps.append(P(name, P.POSITIONAL_OR_KEYWORD, default=default, annotation=ann))
     positional = {a for a, _ in sec.positional}
     for p, a in sec.arguments():
         if a not in positional:
-            ps.append(P(a, P.KEYWORD_ONLY, default=None, annotation=_annotation(p, None)))
+            ps.append(P(a, P.KEYWORD_ONLY, default=None, annotation=_annotation(sec, p, None)))
     ps += [P("at", P.KEYWORD_ONLY, default=None, annotation=Optional[int]),
            P("quantize", P.KEYWORD_ONLY, default=None, annotation=QuantizeSpec),
            P("timeout", P.KEYWORD_ONLY, default=None, annotation=Optional[float])]
     return inspect.Signature(ps, return_annotation=Answer)
 
 
+def _wrap(text: str, indent: str = "") -> List[str]:
+    return textwrap.wrap(text, 76, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+
+
 def _docstring(sec: Section) -> str:
     names = ", ".join("``%s``" % p.name for p, _ in sec.arguments())
     lines = [sec.summary, ""]
     if sec.notes:
-        lines += [sec.notes, ""]
-    lines += ["Generated from the params table: sets %s." % names if not sec.bus else
-              "Generated from the params table: sets ``send<bus>-*`` (%s for bus 1)." % names, "",
-              "Parameters", "----------"]
+        lines += _wrap(sec.notes) + [""]
+    lines += _wrap("Generated from the params table: sets %s." % names if not sec.bus else
+                   "Generated from the params table: sets ``send<bus>-*`` (%s for bus 1)." % names)
+    lines += ["", "Parameters", "----------"]
     if sec.target in _TARGET_ARG:
         name, text = _TARGET_ARG[sec.target]
         lines += ["%s : int" % name, "    " + text]
@@ -290,11 +296,11 @@ def _docstring(sec: Section) -> str:
         p = args.get(a)
         if p is not None:
             optional = dict(sec.positional)[a] is not REQUIRED
-            lines += ["%s : %s%s" % (a, _KIND_TYPE.get(p.kind, "float"), ", optional" if optional else ""),
-                      "    " + _describe(p)]
+            lines += ["%s : %s%s" % (a, _KIND_TYPE.get(p.kind, "float"), ", optional" if optional else "")]
+            lines += _wrap(_describe(p), "    ")
     for a, p in args.items():
         if a not in positional:
-            lines += ["%s : %s, optional" % (a, _KIND_TYPE.get(p.kind, "float")), "    " + _describe(p)]
+            lines += ["%s : %s, optional" % (a, _KIND_TYPE.get(p.kind, "float"))] + _wrap(_describe(p), "    ")
     lines += ["at : int, optional", "    Frame of the engine's timeline (``frame_time``) of the change.",
               "quantize : None, str or tuple, optional",
               "    Change on that grid (after ``at``); see :func:`~looprig.parse_quantize`.",
@@ -302,18 +308,17 @@ def _docstring(sec: Section) -> str:
               "", "Returns", "-------", "Answer",
               "    An int: the frame at which the values take effect (all together); ``values``:",
               "    ``{param name: value sent}``.",
-              "", "Raises", "------", "ValueError",
-              "    Nothing to set (every value ``None``)%s, or a value that is not a number"
-              " (nothing is sent)." % (", an unknown bus" if sec.bus else "" if not sec.exclusive else
-                                       ", " + " and ".join("both %s and %s" % e for e in sec.exclusive)),
-              "CommandRejected",
+              "", "Raises", "------", "ValueError"]
+    lines += _wrap("Nothing to set (every value ``None``)%s, or a value that is not a number (nothing is sent)."
+                   % (", an unknown bus" if sec.bus else "" if not sec.exclusive else
+                      ", " + " and ".join("both %s and %s" % e for e in sec.exclusive)), "    ")
+    lines += ["CommandRejected",
               "    A value out of range (several values: nothing is sent), or the engine refused it."]
     return "\n".join(lines)
 
 
 def _generate(sec: Section) -> Callable[..., Answer]:
     sig = _signature(sec)
-    target = _TARGET_ARG.get(sec.target, (None,))[0]
 
     def method(self: "MixerMethods", *args: Any, **kwargs: Any) -> Answer:
         bound = sig.bind(self, *args, **kwargs)
