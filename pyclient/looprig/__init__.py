@@ -13,7 +13,7 @@ Examples
 ...     print(rig.meters().peak[0])
 ...     fut = rig.nowait.stop(0)                          # send now, answer later (a Future)
 ...     rig.highpass(0, 120)                              # mixer: filters, EQ, sends, groups
-...     rig.reverb(decay=3.0); rig.send(0, "reverb", -12)
+...     rig.reverb(decay=3.0); rig.fx_send(0, "reverb", -12)
 """
 
 from __future__ import annotations
