@@ -29,7 +29,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
@@ -226,6 +226,8 @@ class CommandChannel:
         for cmds, batch in req.plan.sends:
             self._outbox.append(_Send(cmds, batch, req))
         self._live.append(req)
+        if not req.plan.sends:
+            self._done(req)  # nothing to send (e.g. "stop all" with none playing)
         self._flush()
 
     def _flush(self) -> None:
@@ -233,7 +235,11 @@ class CommandChannel:
         while self._outbox:
             s = self._outbox[0]
             req = s.request
-            if req.error is not None or (req.future is not None and req.future.cancelled()):
+            if req.error is not None:
+                self._outbox.popleft()
+                continue
+            if req.future is not None and req.future.cancelled():
+                self._fail(req, CancelledError())
                 self._outbox.popleft()
                 continue
             if s.batch:
@@ -315,6 +321,11 @@ class CommandChannel:
         stalled: Any = None  # computed once, when a request has waited long enough to ask
         for req in list(self._live):
             if req.done:
+                continue
+            if req.future is not None and req.future.cancelled():  # withdrawn while waiting for room
+                for s in [s for s in self._outbox if s.request is req]:
+                    self._outbox.remove(s)
+                self._fail(req, CancelledError())
                 continue
             waited = now - req.started
             if waited >= STALL_GRACE:
@@ -499,9 +510,9 @@ class CommandChannel:
         stop = self._reader_stop
         while not stop.is_set():
             with self._wake:
-                while not stop.is_set() and not self._live and not self._to_settle:
+                while not stop.is_set() and not self._live and not self._to_settle and not self.conn.closed:
                     self._wake.wait(0.5)
-            if stop.is_set():
+            if stop.is_set() or self.conn.closed:  # stopped, closed, or the Rig was collected
                 return
             try:
                 self.pump()

@@ -74,15 +74,18 @@ def segment_name(name: Optional[str] = None) -> str:
     return ffi.string(out).decode("utf-8")
 
 
-def _detach(lib: Any, handle: Any, state: Dict[str, Any]) -> None:
+def _detach(lib: Any, handle: Any, state: Dict[str, Any], lock: Any) -> None:
     """Finalizer: release the client place once (close() or garbage collection).
 
+    Under the connection's lock, so that no other thread (a reader thread) is
+    inside an ``lr_client_*`` call then; every call checks ``attached`` first.
     A forked child that inherited the connection never releases the parent's place.
     """
-    if state.get("attached"):
-        state["attached"] = False
-        if state.get("pid") == os.getpid():
-            lib.lr_client_detach(handle)
+    with lock:
+        if state.get("attached"):
+            state["attached"] = False
+            if state.get("pid") == os.getpid():
+                lib.lr_client_detach(handle)
 
 
 class Connection:
@@ -123,7 +126,7 @@ class Connection:
         self.client = self._attach(max(0.0, float(wait)))
         self.attach_state["attached"] = True
         self._finalizer = weakref.finalize(self if owner is None else owner, _detach, self.lib, self.client,
-                                           self.attach_state)
+                                           self.attach_state, self.lock)
         self._read_layout(self.lib.lr_client_base(self.client))
 
     def _attach(self, wait: float) -> Any:

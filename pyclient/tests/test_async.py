@@ -152,11 +152,20 @@ def test_cancel_withdraws_a_queued_command():
     wire.full = True
     keep, drop = rig.nowait.gain(0, -1), rig.nowait.gain(0, -2)
     assert drop.cancel() and drop.cancelled()
+    rig.pump()
+    assert rig.in_flight == 1  # the cancelled one is off the books at once, still nothing sent
     wire.full = False
     rig.pump()
-    assert keep.result().values == {"db": -1.0} and len(wire.cmds) == 1
+    assert keep.result().values == {"db": -1.0} and len(wire.cmds) == 1 and rig.in_flight == 0
     sent = rig.nowait.gain(0, -3)
     assert not sent.cancel()  # already in the ring
+
+
+def test_nothing_to_send_is_not_in_flight():
+    rig = make_rig()  # every slot empty: nothing plays
+    assert rig.stop("all") == [] and rig.in_flight == 0
+    fut = rig.nowait.stop("all")
+    assert rig.pump() == 1 and fut.result() == [] and rig.in_flight == 0
 
 
 def test_engine_gone_fails_every_pending_future():
@@ -371,3 +380,17 @@ def test_e2e_submit_batch_and_load(rig, sine_wav):
     a, b = batch.result()
     assert a.frame == b.frame and a.command == "gain" and b.command == "pan"
     assert rig.unload(5).message == "slot 5 unloaded"
+
+
+def test_e2e_a_forgotten_rig_stops_its_reader(engine):
+    """A Rig dropped without close(): its place is released and its reader thread ends."""
+    import gc
+
+    rig = looprig.attach(engine.name)
+    rig.start_reader()
+    assert rig.nowait.ping().result(timeout=5) > 0
+    reader = rig._channel._reader
+    del rig
+    gc.collect()
+    reader.join(5)
+    assert not reader.is_alive()
