@@ -206,6 +206,7 @@ DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, ui
     if (info.channels == 2) sample->right = std::move(planar[1]);
     const std::string name = base_name(path);
     std::snprintf(sample->name, sizeof sample->name, "%s", name.c_str());
+    std::snprintf(sample->path, sizeof sample->path, "%s", path.c_str());
 
     DecodeOutcome out;
     out.message = info.samplerate == static_cast<int>(engine_rate)

@@ -16,6 +16,7 @@ struct Sample {
     uint64_t source_frames = 0;
     std::vector<float> left, right;      // right empty for mono
     char name[LR_SLOT_NAME_MAX] = {};
+    char path[LR_TEXT_MAX] = {};         // as given to the load (absolute)
     /// Frames at the end of the cycle that sound the start of frame 0's onset
     /// (a render's transient smear, which its cut puts before the beat): a
     /// fresh start with room for it plays them just before the start frame,

@@ -597,8 +597,12 @@ class Meters:
             return float(self.group_params[group][p.index])  # type: ignore[index]
         return float(self.global_params[p.index])  # type: ignore[index]
 
-    def slot_settings(self, slot: int, all: bool = False) -> Dict[str, float]:
+    def slot_settings(self, slot: int, all: bool = False, mixer_only: bool = False) -> Dict[str, float]:
         """Slot params of ``slot`` that differ from their defaults (``all``: every one).
+
+        Every per-slot setting is a param (filters, EQ, sends, group, and the
+        level and timing settings gain .. loop-beats); ``mixer_only`` leaves
+        out the latter (they have their own keys in :meth:`slot_dict`).
 
         Returns
         -------
@@ -610,7 +614,8 @@ class Meters:
             return {}
         row = self.slot_params[slot]  # type: ignore[index]
         return {p.name: float(row[p.index]) for p in _params.param_table()
-                if p.target == "slot" and (all or not _params.is_default(p, row[p.index]))}
+                if p.target == "slot" and (p.is_mixer or not mixer_only)
+                and (all or not _params.is_default(p, row[p.index]))}
 
     def group_settings(self, group: int, all: bool = True) -> Dict[str, float]:
         """Group params of bus ``group`` (``all=False``: only those differing from defaults)."""
@@ -633,6 +638,13 @@ class Meters:
         """File names of the slots (``""`` when empty)."""
         return [
             ffi.string(self._infos[i].name).decode("utf-8", "replace") for i in range(self.slot_count)
+        ]
+
+    @property
+    def paths(self) -> List[str]:
+        """Absolute paths the slots' files were loaded from, as given to the load (``""`` when empty)."""
+        return [
+            ffi.string(self._infos[i].path).decode("utf-8", "replace") for i in range(self.slot_count)
         ]
 
     # -- convenience --------------------------------------------------------
@@ -706,7 +718,10 @@ class Meters:
             "peak_hold": [_json_float(v) for v in hold],
             "peak_hold_dbfs": [_dbfs_json(v) for v in hold],
             "group": group if group >= 0 else None,
-            "mixer": {k: _json_float(v) for k, v in self.slot_settings(i).items()},
+            "mixer": {k: _json_float(v) for k, v in self.slot_settings(i, mixer_only=True).items()},
+            # Everything a session restores besides the file: every slot param, defaults too.
+            "settings": {k: _json_float(v) for k, v in self.slot_settings(i, all=True).items()},
+            "path": ffi.string(self._infos[i].path).decode("utf-8", "replace"),
             "channels": int(self.channels[i]),  # type: ignore[index]
             "source_rate": int(self.source_rate[i]),  # type: ignore[index]
             "source_frames": int(self.source_frames[i]),  # type: ignore[index]

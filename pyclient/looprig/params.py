@@ -77,6 +77,10 @@ _P: Dict[str, int] = dict(ffi.typeof("enum lr_param").relements)
 #: Ids of the first group param and the first global param.
 GROUP_BASE: int = _P["LR_P_GROUP_BASE"]
 GLOBAL_BASE: int = _P["LR_P_GLOBAL_BASE"]
+#: Slot params from this id on are the slot's level and timing settings
+#: (gain, pan, mute, solo, pitch, mode, loop-bpm, loop-beats), which the
+#: engine also takes as commands; those below it are its mixer strip.
+SLOT_SETTINGS_BASE: int = _P["LR_P_GAIN"]
 
 
 def _length(struct: str, field: str) -> int:
@@ -117,13 +121,17 @@ class Param:
         ``"continuous"`` (any value in range, ramped), ``"switch"`` (0 or 1,
         crossfaded) or ``"index"`` (a whole number in range).
     unit : str
-        ``"Hz"``, ``"dB"``, ``"Q"``, ``"beats"``, ``"ms"``, ``"s"`` or ``""``.
+        ``"Hz"``, ``"dB"``, ``"Q"``, ``"beats"``, ``"ms"``, ``"s"``, ``"st"``
+        (semitones), ``"BPM"`` or ``""``.
     min, max : float
         Range the engine accepts (inclusive).
     default : float
         Value at engine start.
     help : str
         One line of description.
+    zero_off : bool
+        0 is accepted besides ``[min, max]`` and means "off / not set"
+        (``LR_PARAM_F_ZERO_OFF``: ``loop-bpm``, ``loop-beats``).
     """
 
     id: int
@@ -135,6 +143,13 @@ class Param:
     max: float
     default: float
     help: str
+    zero_off: bool = False
+
+    @property
+    def is_mixer(self) -> bool:
+        """A param of the mixer strip (filters, EQ, sends, group, buses, effects), not
+        one of a slot's level/timing settings (``gain`` .. ``loop-beats``)."""
+        return not (self.target == "slot" and self.id >= SLOT_SETTINGS_BASE)
 
     @property
     def index(self) -> int:
@@ -157,6 +172,7 @@ class Param:
             "max": _jf(self.max),
             "default": _jf(self.default),
             "help": self.help,
+            "zero_off": self.zero_off,
         }
 
     def format(self, value: Optional[float]) -> str:
@@ -169,6 +185,8 @@ class Param:
         if self.name == "group":
             return "master" if v < 0 else "%d" % int(v)
         if self.unit == "dB" and v <= OFF_DB:
+            return "off"
+        if self.zero_off and v == 0.0:
             return "off"
         text = ("%.3f" % v).rstrip("0").rstrip(".") if math.isfinite(v) else str(v)
         return text + (" " + self.unit if self.unit else "")
@@ -220,6 +238,7 @@ def param_table() -> List[Param]:
                         max=float(r.max),
                         default=float(getattr(r, "def")),
                         help=_text(r.help),
+                        zero_off=bool(int(r.flags) & int(lib.LR_PARAM_F_ZERO_OFF)),
                     )
                     out.append(p)
                 _by_name.update({p.name: p for p in out})

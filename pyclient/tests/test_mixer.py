@@ -95,9 +95,9 @@ def test_param_table_sanity():
         assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", p.name), p.name
         assert p.target in TARGETS and p.kind in KINDS, p
         assert p.min < p.max, p
-        assert p.min <= p.default <= p.max, p
+        assert p.min <= p.default <= p.max or (p.zero_off and p.default == 0.0), p
         assert p.help, p
-        assert p.unit in ("", "Hz", "dB", "Q", "beats", "ms", "s"), p
+        assert p.unit in ("", "Hz", "dB", "Q", "beats", "ms", "s", "st", "BPM"), p
         if p.kind == "switch":
             assert (p.min, p.max) == (0.0, 1.0) and p.default in (0.0, 1.0), p
         if p.kind == "index":

@@ -29,7 +29,7 @@ static_assert(LR_P_SLOT_END <= LR_SLOT_PARAMS, "slot params fit lr_slot_params")
 static_assert(LR_P_GROUP_END - LR_P_GROUP_BASE <= LR_GROUP_PARAMS, "group params fit lr_mix_meter");
 static_assert(LR_P_GLOBAL_END - LR_P_GLOBAL_BASE <= LR_GLOBAL_PARAMS, "global params fit lr_mix_meter");
 static_assert(offsetof(lr_command, param) == 68);
-static_assert(sizeof(lr_slot_info) == 160);
+static_assert(sizeof(lr_slot_info) == 160 + LR_TEXT_MAX);
 
 namespace {
 const lr_layout_entry kLayout[] = {

@@ -17,6 +17,7 @@ constexpr double kOff = LR_LEVEL_OFF_DB;    // levels at or below this are silen
 #define CONT LR_KIND_CONTINUOUS
 #define SWITCH LR_KIND_SWITCH
 #define INDEX LR_KIND_INDEX
+#define ZERO_OFF LR_PARAM_F_ZERO_OFF
 
 const lr_param_desc kParams[] = {
     {LR_P_HP_ON, SLOT, SWITCH, 0, "hp-on", "", 0, 1, 0, "high-pass filter on/off"},
@@ -38,6 +39,16 @@ const lr_param_desc kParams[] = {
     {LR_P_SEND2_LEVEL, SLOT, CONT, 0, "send2-level", "dB", kOff, 12, kOff, "send to bus 2 (reverb); -120 = off"},
     {LR_P_SEND2_PRE, SLOT, SWITCH, 0, "send2-pre", "", 0, 1, 0, "send 2 pre-fader (1) or post-fader (0)"},
     {LR_P_GROUP, SLOT, INDEX, 0, "group", "", -1, LR_GROUPS - 1, -1, "group bus 0..7, -1 = straight to the master"},
+    {LR_P_GAIN, SLOT, CONT, 0, "gain", "dB", -144, 24, 0, "slot level"},
+    {LR_P_PAN, SLOT, CONT, 0, "pan", "", -1, 1, 0, "pan (balance for stereo loops): -1 left .. +1 right"},
+    {LR_P_MUTE, SLOT, SWITCH, 0, "mute", "", 0, 1, 0, "mute"},
+    {LR_P_SOLO, SLOT, SWITCH, 0, "solo", "", 0, 1, 0, "solo"},
+    {LR_P_PITCH, SLOT, CONT, 0, "pitch", "st", -24, 24, 0, "pitch shift in semitones (fractions are cents)"},
+    {LR_P_MODE, SLOT, INDEX, 0, "mode", "", 0, 1, 0, "0 = stretch (pitch kept), 1 = varispeed (pitch follows tempo)"},
+    {LR_P_LOOP_BPM, SLOT, CONT, ZERO_OFF, "loop-bpm", "BPM", 20, 400, 0,
+     "the loop's own tempo: it follows the master tempo (0 = not declared by tempo)"},
+    {LR_P_LOOP_BEATS, SLOT, CONT, ZERO_OFF, "loop-beats", "beats", 0.25, 1024, 0,
+     "the loop's length in beats: it follows the master tempo (0 = not declared by length)"},
     {LR_P_GROUP_GAIN, GROUP, CONT, 0, "group-gain", "dB", kOff, 12, 0, "group bus level"},
     {LR_P_GROUP_MUTE, GROUP, SWITCH, 0, "group-mute", "", 0, 1, 0, "group bus mute"},
     {LR_P_DELAY_BEATS, GLOBAL, CONT, 0, "delay-beats", "beats", 0, 16, 0.75,
@@ -77,8 +88,11 @@ bool is_subnormal(double v) {
 }
 
 int check_param_value(const lr_param_desc& p, double v, rt::Text& why) {
+    if ((p.flags & LR_PARAM_F_ZERO_OFF) && v == 0.0 && !is_subnormal(v)) return LR_OK;
     if (!std::isfinite(v) || is_subnormal(v) || v < p.min || v > p.max) {
-        why << p.name << " " << v << " is out of range (" << p.min << ".." << p.max;
+        why << p.name << " " << v << " is out of range (";
+        if (p.flags & LR_PARAM_F_ZERO_OFF) why << "0 or ";
+        why << p.min << ".." << p.max;
         if (p.unit[0]) why << " " << p.unit;
         why << ")";
         return LR_E_BAD_VALUE;

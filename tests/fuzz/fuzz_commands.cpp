@@ -27,7 +27,7 @@
 #include "audio_core.hpp"
 #include "ring.hpp"
 #include "segment.hpp"
-#include "../unit/core_harness.hpp"
+#include "../harness/core_harness.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -71,9 +71,9 @@ struct Reader {
     }
 };
 
-using test::make_sample;  // the unit-test harness's (core_harness.hpp)
+using test::make_sample;  // the shared harness's (tests/harness/core_rig.hpp)
 
-/// The unit-test harness pattern (tests/unit/core_harness.hpp) made lean for
+/// The unit-test harness pattern (tests/harness/core_harness.hpp) made lean for
 /// fuzzing: a segment, client place 0 attached, a core with small buffers
 /// (max period 256, 0.5 s delay line), outputs checked instead of recorded.
 struct Harness {
@@ -203,6 +203,7 @@ void check_published(Harness& h) {
     for (uint32_t k = 0; k < count; ++k) {
         const lr_param_desc& p = table[k];
         auto in_range = [&](float v) {
+            if ((p.flags & LR_PARAM_F_ZERO_OFF) && v == 0.0f) return true;  // 0 = off / not set
             return std::isfinite(v) && v >= static_cast<float>(p.min) - 1e-3f * std::fabs(static_cast<float>(p.min)) - 1e-6f &&
                    v <= static_cast<float>(p.max) + 1e-3f * std::fabs(static_cast<float>(p.max)) + 1e-6f;
         };

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <limits>
@@ -397,4 +398,88 @@ TEST_CASE("a change made while an effect sleeps is complete when it wakes (ping-
     // pre-fader) enters the left line only; the first echo is all left.
     CHECK(h.bus[ret][0][t + 232 + 4800] == doctest::Approx(1.0).epsilon(1e-6));
     CHECK(h.bus[ret][1][t + 232 + 4800] == 0.0f);
+}
+
+TEST_CASE("every per-slot setting is a param: the commands and the params set and publish the same thing") {
+    CoreHarness h(4, 0, 0, 0);
+    h.install(0, make_sample(std::vector<float>(4800, 0.5f)));
+    h.install(1, make_sample(std::vector<float>(4800, 0.5f)));
+    h.run(1);
+    const lr_slot_params* sp = h.segment->slot_params();
+    const lr_slot_meter* sm = h.segment->slot_meters();
+    // Commands: published as params too.
+    h.send(LR_CMD_GAIN, 0, -6.0);
+    h.send(LR_CMD_PAN, 0, 0.5);
+    h.send(LR_CMD_MUTE, 0, 1.0);
+    h.send(LR_CMD_PITCH, 0, 3.5);
+    h.send(LR_CMD_MODE, 0, LR_MODE_VARISPEED);
+    h.run(2);
+    CHECK(sp[0].value[LR_P_GAIN] == -6.0f);
+    CHECK(sp[0].value[LR_P_PAN] == 0.5f);
+    CHECK(sp[0].value[LR_P_MUTE] == 1.0f);
+    CHECK(sp[0].value[LR_P_PITCH] == 3.5f);
+    CHECK(sp[0].value[LR_P_MODE] == 1.0f);
+    // Params: the same effect as the commands (meters report it as before).
+    h.param(LR_P_GAIN, 1, -6.0);
+    h.param(LR_P_PAN, 1, 0.5);
+    h.param(LR_P_MUTE, 1, 1.0);
+    h.param(LR_P_PITCH, 1, 3.5);
+    h.param(LR_P_MODE, 1, LR_MODE_VARISPEED);
+    h.run(2);
+    for (int s = 0; s < 2; ++s) {
+        CHECK(sm[s].gain_db == -6.0f);
+        CHECK(sm[s].pan == 0.5f);
+        CHECK((sm[s].flags & LR_SLOT_F_MUTED) != 0);
+        CHECK(sm[s].pitch == 3.5f);
+        CHECK(sm[s].mode == LR_MODE_VARISPEED);
+    }
+    CHECK(std::memcmp(&sp[0], &sp[1], sizeof sp[0]) == 0);
+    // Solo by param silences the others, as the command does.
+    h.param(LR_P_MUTE, 1, 0.0);
+    h.param(LR_P_SOLO, 1, 1.0);
+    h.run(2);
+    CHECK((sm[1].flags & LR_SLOT_F_SOLOED) != 0);
+    CHECK((sm[2].flags & LR_SLOT_F_AUDIBLE) == 0);
+    // Loop tempo: declared by BPM or by beats, one clears the other; as the command.
+    h.param(LR_P_LOOP_BPM, 2, 90.0);
+    h.run(1);
+    CHECK(sp[2].value[LR_P_LOOP_BPM] == 90.0f);
+    h.param(LR_P_LOOP_BEATS, 2, 8.0);
+    h.run(1);
+    CHECK(sp[2].value[LR_P_LOOP_BEATS] == 8.0f);
+    CHECK(sp[2].value[LR_P_LOOP_BPM] == 0.0f);
+    lr_command lt{};
+    lt.id = h.next_id++;
+    lt.type = LR_CMD_LOOP_TEMPO;
+    lt.slot = 2;
+    lt.value[0] = 120.0;
+    h.push(lt);
+    h.run(1);
+    CHECK(sp[2].value[LR_P_LOOP_BPM] == 120.0f);
+    CHECK(sp[2].value[LR_P_LOOP_BEATS] == 0.0f);
+    // 0 is "not declared"; 5 BPM is neither 0 nor 20..400.
+    CHECK(error_code_of(h, h.param(LR_P_LOOP_BPM, 2, 5.0)) == LR_E_BAD_VALUE);
+    CHECK(error_code_of(h, h.param(LR_P_LOOP_BPM, 2, 0.0)) == LR_OK);
+    CHECK(sp[2].value[LR_P_LOOP_BPM] == 0.0f);
+    char why[LR_MESSAGE_MAX];
+    CHECK(lr_param_check(LR_P_LOOP_BEATS, 0.1, why, sizeof why) == LR_E_BAD_VALUE);
+    CHECK(std::string(why) == "loop-beats 0.1 is out of range (0 or 0.25..1024 beats)");
+    // The old commands are checked by the params' rules (one table).
+    CHECK(error_code_of(h, h.send(LR_CMD_GAIN, 0, 24.5)) == LR_E_BAD_VALUE);
+    CHECK(error_code_of(h, h.send(LR_CMD_MODE, 0, 2.0)) == LR_E_BAD_VALUE);
+}
+
+TEST_CASE("the full path of each slot's file is published with its name") {
+    CoreHarness h(2, 0, 0, 0);
+    Sample* s = make_sample(std::vector<float>(480, 0.1f));
+    std::snprintf(s->name, sizeof s->name, "%s", "kick.wav");
+    std::snprintf(s->path, sizeof s->path, "%s", "/home/me/loops/kick.wav");
+    h.install(1, s);
+    h.run(2);
+    const lr_slot_info& info = h.segment->slot_infos()[1];
+    CHECK(std::string(info.name) == "kick.wav");
+    CHECK(std::string(info.path) == "/home/me/loops/kick.wav");
+    h.send(LR_CMD_UNLOAD, 1);
+    h.run(2);
+    CHECK(std::string(info.path).empty());
 }

@@ -137,7 +137,7 @@ std::vector<Row> build_rows() {
     auto add = [&](std::string what, lr_command c, int code) { rows.push_back({std::move(what), c, code}); };
     // Every valued command: NaN, +inf, -inf, just below min, just above max.
     const ValueRange ranges[] = {
-        {LR_CMD_GAIN, rt::kMinGainDb, rt::kMaxGainDb},
+        {LR_CMD_GAIN, -144.0, 24.0},
         {LR_CMD_PAN, -1.0, 1.0},
         {LR_CMD_MUTE, 0.0, 1.0},
         {LR_CMD_SOLO, 0.0, 1.0},

@@ -402,10 +402,16 @@ struct AudioCore::Impl {
     // ---- mixer params (audio thread; the constructor sets the defaults) ----
     static float level_gain(double db) { return db <= LR_LEVEL_OFF_DB ? 0.0f : static_cast<float>(dsp::db_to_gain(db)); }
 
-    /// Set param `id` of slot/group `index` (ignored for global params) to v,
-    /// ramped over smooth_frames unless `immediate`. v is already validated. RT safe.
-    void set_param(uint32_t id, int32_t index, double v, bool immediate) {
+    /// Set param `id` of slot/group `index` (ignored for global params) to v
+    /// at frame `at`, ramped over smooth_frames unless `immediate`. v is
+    /// already validated. RT safe.
+    void set_param(uint32_t id, int32_t index, double v, bool immediate, uint64_t at = 0) {
         const uint32_t ramp = immediate ? 0 : smooth_frames;
+        if (id >= LR_P_GAIN && id < LR_P_SLOT_END) {
+            Slot& s = slots[static_cast<uint32_t>(index)];
+            if (assign_slot_setting(s, id, v)) refresh_render(s, index, at);
+            return;
+        }
         if (id < LR_P_SLOT_END) {
             Slot& s = slots[static_cast<uint32_t>(index)];
             s.params[id] = static_cast<float>(v);
@@ -460,6 +466,38 @@ struct AudioCore::Impl {
             case LR_P_MASTER_GAIN: master_gain.set(level_gain(v), ramp); break;
             default: break;
         }
+    }
+    /// A slot's level or timing setting (LR_P_GAIN .. LR_P_LOOP_BEATS), from
+    /// its param or the equivalent command (LR_CMD_GAIN .. LR_CMD_MODE,
+    /// LR_CMD_LOOP_TEMPO); published in the slot's params. Levels ramp over
+    /// the declick time. Returns true if the slot's timing changed (the
+    /// caller then refreshes its render once). RT safe.
+    bool assign_slot_setting(Slot& s, uint32_t id, double v) {
+        s.params[id] = static_cast<float>(v);
+        s.params_dirty = true;
+        switch (id) {
+            case LR_P_GAIN: s.gain_db = v; break;
+            case LR_P_PAN: s.pan = v; break;
+            case LR_P_MUTE: s.mute = v != 0.0; break;
+            case LR_P_SOLO: s.solo = v != 0.0; break;
+            case LR_P_PITCH: s.pitch = v; return true;
+            case LR_P_MODE: s.mode = static_cast<uint32_t>(v); return true;
+            case LR_P_LOOP_BPM:
+            case LR_P_LOOP_BEATS: {
+                // Declared by tempo or by length: setting one (non-zero) clears the other.
+                const bool by_bpm = id == LR_P_LOOP_BPM;
+                (by_bpm ? s.declared_bpm : s.declared_beats) = v;
+                if (v > 0.0) {
+                    (by_bpm ? s.declared_beats : s.declared_bpm) = 0.0;
+                    s.params[by_bpm ? LR_P_LOOP_BEATS : LR_P_LOOP_BPM] = 0.0f;
+                }
+                update_loop_beats(s);
+                return true;
+            }
+            default: return false;
+        }
+        update_all_gain_targets();
+        return false;
     }
     void update_sends(Slot& s, uint32_t ramp) {
         for (uint32_t k = 0; k < LR_SENDS; ++k) {
@@ -814,12 +852,15 @@ struct AudioCore::Impl {
         Slot& s = slots[static_cast<uint32_t>(cmd.slot)];
         switch (cmd.type) {
             case LR_CMD_LOOP_TEMPO:
-                s.declared_bpm = cmd.value[1] > 0.0 ? 0.0 : cmd.value[0];
-                s.declared_beats = cmd.value[1] > 0.0 ? cmd.value[1] : 0.0;
-                update_loop_beats(s);
+                if (cmd.value[1] > 0.0) {
+                    assign_slot_setting(s, LR_P_LOOP_BEATS, cmd.value[1]);
+                } else {
+                    assign_slot_setting(s, LR_P_LOOP_BEATS, 0.0);
+                    assign_slot_setting(s, LR_P_LOOP_BPM, cmd.value[0]);
+                }
                 break;
-            case LR_CMD_PITCH: s.pitch = cmd.value[0]; break;
-            case LR_CMD_MODE: s.mode = static_cast<uint32_t>(cmd.value[0]); break;
+            case LR_CMD_PITCH: assign_slot_setting(s, LR_P_PITCH, cmd.value[0]); break;
+            case LR_CMD_MODE: assign_slot_setting(s, LR_P_MODE, cmd.value[0]); break;
             default: break;
         }
         refresh_render(s, cmd.slot, frame0);
@@ -994,7 +1035,7 @@ struct AudioCore::Impl {
     /// Apply an action at the current render position. RT safe.
     void apply(const rt::Action& a) {
         if (a.type == LR_CMD_PARAM) {
-            set_param(a.param, a.slot, a.value, false);
+            set_param(a.param, a.slot, a.value, false, a.frame);
             return;
         }
         if (a.type == LR_CMD_TEMPO) {
@@ -1038,22 +1079,10 @@ struct AudioCore::Impl {
                 s.playing = false;
                 if (!s.pending_starts) s.grid_valid = false;
                 break;
-            case LR_CMD_GAIN:
-                s.gain_db = a.value;
-                update_all_gain_targets();
-                break;
-            case LR_CMD_PAN:
-                s.pan = a.value;
-                update_all_gain_targets();
-                break;
-            case LR_CMD_MUTE:
-                s.mute = a.value != 0.0;
-                update_all_gain_targets();
-                break;
-            case LR_CMD_SOLO:
-                s.solo = a.value != 0.0;
-                update_all_gain_targets();
-                break;
+            case LR_CMD_GAIN: assign_slot_setting(s, LR_P_GAIN, a.value); break;
+            case LR_CMD_PAN: assign_slot_setting(s, LR_P_PAN, a.value); break;
+            case LR_CMD_MUTE: assign_slot_setting(s, LR_P_MUTE, a.value); break;
+            case LR_CMD_SOLO: assign_slot_setting(s, LR_P_SOLO, a.value); break;
             default:
                 break;
         }
@@ -1082,6 +1111,7 @@ struct AudioCore::Impl {
                 s.info.source_frames = fresh->source_frames;
                 s.info.load_count += 1;
                 std::memcpy(s.info.name, fresh->name, sizeof s.info.name);
+                std::memcpy(s.info.path, fresh->path, sizeof s.info.path);
                 s.info_dirty = true;
                 update_loop_beats(s);
                 update_gain_targets(s, any_solo());  // the pan law follows the source's channels

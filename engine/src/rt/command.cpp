@@ -45,6 +45,18 @@ bool command_takes_slot(uint32_t type) {
 namespace {
 using shm::is_subnormal;
 
+/// The param that holds what a per-slot setting command sets.
+uint32_t slot_setting_param(uint32_t type) {
+    switch (type) {
+        case LR_CMD_GAIN: return LR_P_GAIN;
+        case LR_CMD_PAN: return LR_P_PAN;
+        case LR_CMD_MUTE: return LR_P_MUTE;
+        case LR_CMD_SOLO: return LR_P_SOLO;
+        case LR_CMD_PITCH: return LR_P_PITCH;
+        default: return LR_P_MODE;
+    }
+}
+
 int bad_value(Text& why, const char* what, double v, const char* range) {
     why << what << " " << v << " is out of range (" << range << ")";
     return LR_E_BAD_VALUE;
@@ -129,15 +141,16 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
     }
     switch (type) {
         case LR_CMD_GAIN:
-            if (!std::isfinite(v) || v < kMinGainDb || v > kMaxGainDb) return bad_value(why, "gain", v, "-144..+24 dB");
-            break;
         case LR_CMD_PAN:
-            if (!std::isfinite(v) || v < -1.0 || v > 1.0) return bad_value(why, "pan", v, "-1..+1");
-            break;
         case LR_CMD_MUTE:
         case LR_CMD_SOLO:
-            if (v != 0.0 && v != 1.0) return bad_value(why, command_name(type), v, "0 or 1");
+        case LR_CMD_PITCH:
+        case LR_CMD_MODE: {
+            // The same rules as their params (one table).
+            const int code = shm::check_param_value(*lr_param_info(slot_setting_param(type)), v, why);
+            if (code != LR_OK) return code;
             break;
+        }
         case LR_CMD_TEMPO:
             if (!std::isfinite(v) || v < 20.0 || v > 400.0) return bad_value(why, "tempo", v, "20..400 BPM");
             break;
@@ -153,12 +166,6 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
             if (beats == 0.0 && v != 0.0 && (v < 20.0 || v > 400.0)) return bad_value(why, "loop tempo", v, "20..400 BPM");
             break;
         }
-        case LR_CMD_PITCH:
-            if (!std::isfinite(v) || v < -24.0 || v > 24.0) return bad_value(why, "pitch", v, "-24..+24 semitones");
-            break;
-        case LR_CMD_MODE:
-            if (v != double{LR_MODE_STRETCH} && v != double{LR_MODE_VARISPEED}) return bad_value(why, "mode", v, "0 = stretch, 1 = varispeed");
-            break;
         case LR_CMD_TRANSPORT:
             if (v != double{LR_TRANSPORT_OFF} && v != double{LR_TRANSPORT_FOLLOW} && v != double{LR_TRANSPORT_MASTER})
                 return bad_value(why, "transport", v, "0 = off, 1 = follow, 2 = master");

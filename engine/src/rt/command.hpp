@@ -10,8 +10,6 @@
 namespace looprig::rt {
 
 /// Limits a command's values must respect; documented in docs/PROTOCOL.md.
-inline constexpr double kMinGainDb = -144.0;
-inline constexpr double kMaxGainDb = 24.0;
 inline constexpr double kMaxDeclickMs = 100.0;
 inline constexpr uint64_t kMaxQuantizeFrames = uint64_t{1} << 40;
 

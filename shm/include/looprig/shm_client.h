@@ -121,13 +121,18 @@ enum lr_param_kind {
     LR_KIND_INDEX = 2        /* a whole number in [min, max] */
 };
 
+/* lr_param_desc.flags */
+enum lr_param_flags {
+    LR_PARAM_F_ZERO_OFF = 1  /* 0 is accepted besides [min, max] and means "off / not set" */
+};
+
 /* One row of the params table: the one place that defines names, ranges,
  * defaults and units, for the engine's validation and for every client. */
 typedef struct lr_param_desc {
     uint32_t id;            /* lr_param */
     uint32_t target;        /* lr_param_target */
     uint32_t kind;          /* lr_param_kind */
-    uint32_t reserved;
+    uint32_t flags;         /* lr_param_flags */
     const char *name;       /* "hp-freq", "delay-beats", ... */
     const char *unit;       /* "Hz", "dB", "Q", "beats", "ms", "s", "" */
     double min;
@@ -143,8 +148,8 @@ const lr_param_desc *lr_param_table(uint32_t *count);
 const lr_param_desc *lr_param_info(uint32_t id);
 
 /* LR_OK if `value` is one param `id` accepts (the engine's own rules:
- * finite, not subnormal, within [min, max], 0/1 for a switch, whole for an
- * index), else LR_E_BAD_VALUE with the reason in why (NUL-terminated,
+ * finite, not subnormal, within [min, max] (or 0 with LR_PARAM_F_ZERO_OFF),
+ * 0/1 for a switch, whole for an index), else LR_E_BAD_VALUE with the reason in why (NUL-terminated,
  * truncated to why_len; why may be NULL). RT safe. */
 int lr_param_check(uint32_t id, double value, char *why, uint32_t why_len);
 /* The effect send bus `bus` (lr_send_bus) feeds: "delay", "reverb"; NULL

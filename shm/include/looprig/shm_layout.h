@@ -30,7 +30,7 @@ extern "C" {
 
 /* LR_CDEF_BEGIN */
 #define LR_MAGIC 1280266066
-#define LR_ABI_VERSION 2
+#define LR_ABI_VERSION 3
 #define LR_MAX_CLIENTS 16
 #define LR_CMD_RING_SIZE 64
 #define LR_EVT_RING_SIZE 256
@@ -187,7 +187,21 @@ enum lr_param {
     LR_P_SEND2_LEVEL = 16,
     LR_P_SEND2_PRE = 17,
     LR_P_GROUP = 18,         /* -1 = straight to the master, 0..LR_GROUPS-1 = that group bus */
-    LR_P_SLOT_END = 19,
+    /* per slot: level, place and timing (the same as LR_CMD_GAIN .. LR_CMD_MODE
+     * and LR_CMD_LOOP_TEMPO, which remain; every per-slot setting is a param, so
+     * lr_slot_params holds all a session needs to restore a slot besides its file) */
+    LR_P_GAIN = 19,          /* dB; ramped over the declick time */
+    LR_P_PAN = 20,           /* -1 (left) .. +1 (right) */
+    LR_P_MUTE = 21,
+    LR_P_SOLO = 22,
+    LR_P_PITCH = 23,         /* semitones (fractions are cents); takes effect at once */
+    LR_P_MODE = 24,          /* lr_slot_mode */
+    LR_P_LOOP_BPM = 25,      /* the loop's own tempo as declared (0 or 20..400); 0 = not declared
+                                by tempo. A non-zero value sets LOOP_BEATS to 0; both 0 = the loop
+                                plays at its own speed */
+    LR_P_LOOP_BEATS = 26,    /* the loop's length in beats as declared (0 or 0.25..1024); a
+                                non-zero value sets LOOP_BPM to 0 */
+    LR_P_SLOT_END = 27,
     /* per group bus (slot field = group index 0..LR_GROUPS-1) */
     LR_P_GROUP_BASE = 32,
     LR_P_GROUP_GAIN = 32,    /* dB */
@@ -368,6 +382,8 @@ typedef struct lr_slot_info {
     uint64_t load_count;      /* +1 each time a buffer is installed */
     uint32_t reserved[2];
     char name[LR_SLOT_NAME_MAX]; /* file name (tail of the path), NUL-terminated */
+    char path[LR_TEXT_MAX];   /* the absolute path it was loaded from, as given to LR_CMD_LOAD
+                                 (NUL-terminated; "" while empty) */
 } lr_slot_info;
 /* Meters of a bus (group, send or effect return), after its own gain. */
 typedef struct lr_bus_meter {

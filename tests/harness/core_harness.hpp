@@ -1,12 +1,10 @@
 // Drives an AudioCore directly (no JACK): a segment, one client place, and
-// output captured by absolute frame. For unit tests only.
+// output captured by absolute frame. For unit tests only (built on
+// core_rig.hpp, which the benchmark shares).
 #pragma once
 
-#include "audio_core.hpp"
-#include "ring.hpp"
-#include "segment.hpp"
+#include "core_rig.hpp"
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -14,23 +12,9 @@
 
 namespace looprig::test {
 
-inline Sample* make_sample(std::vector<float> left, std::vector<float> right = {}) {
-    auto* s = new Sample;
-    s->frames = left.size();
-    s->channels = right.empty() ? 1 : 2;
-    s->source_rate = 48000;
-    s->source_frames = left.size();
-    s->left = std::move(left);
-    s->right = std::move(right);
-    std::strcpy(s->name, "test");
-    return s;
-}
-
-struct CoreHarness {
-    std::unique_ptr<shm::Segment> segment;
-    std::unique_ptr<AudioCore> core;
-    shm::RingProducer<lr_command> commands;
-    shm::RingConsumer<lr_event> events;
+/// The rig (segment, core, client place 0: core_rig.hpp) and the outputs of
+/// every period run so far.
+struct CoreHarness : CoreRig {
     uint64_t frame = 0;
     uint32_t period = 64;
     uint32_t next_id = 1;
@@ -42,58 +26,39 @@ struct CoreHarness {
 
     explicit CoreHarness(uint32_t slots = 8, uint32_t declick = 0, uint64_t start_frame = 1000,
                          uint32_t smooth = 960, double pan_law_db = -3.0)
-        : frame(start_frame) {
+        : CoreRig(next_segment_name(), config(slots, declick, smooth, pan_law_db)), frame(start_frame) {
+        slot_l.resize(slots);
+        slot_r.resize(slots);
+    }
+
+    static std::string next_segment_name() {
         static int counter = 0;
-        segment = shm::Segment::create("unit-core-" + std::to_string(getpid()) + "-" + std::to_string(counter++), slots);
+        return "unit-core-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    }
+    static CoreConfig config(uint32_t slots, uint32_t declick, uint32_t smooth, double pan_law_db) {
         CoreConfig cfg;
         cfg.slot_count = slots;
         cfg.declick_frames = declick;
         cfg.smooth_frames = smooth;
         cfg.pan_law_db = pan_law_db;
-        core = std::make_unique<AudioCore>(*segment, cfg);
-        lr_client_slot* c = segment->client(0);
-        c->owner_pid = static_cast<uint32_t>(getpid());
-        c->state = LR_CLIENT_ACTIVE;
-        commands = shm::RingProducer<lr_command>(&c->cmd, c->commands, LR_CMD_RING_SIZE);
-        events = shm::RingConsumer<lr_event>(&c->evt, c->events, LR_EVT_RING_SIZE);
-        slot_l.resize(slots);
-        slot_r.resize(slots);
+        return cfg;
     }
 
     /// Hand a sample to the core as if the loader had made it.
-    void install(int slot, Sample* s) {
-        LoadResult r;
-        r.slot = slot;
-        r.sample = s;
-        r.id = next_id++;
-        core->load_results().push(r);
-    }
+    void install(int slot, Sample* s) { core->load_results().push(load_result(slot, s, next_id++)); }
 
     uint32_t send(uint16_t type, int32_t slot = 0, double value = 0.0, bool at = false, uint64_t at_frame = 0,
                   uint32_t quantize = LR_Q_NONE, uint64_t quantize_arg = 0) {
-        lr_command c{};
+        lr_command c = make_command(type, slot, value, at, at_frame, quantize, quantize_arg);
         c.id = next_id++;
-        c.type = type;
-        c.slot = slot;
-        c.value[0] = value;
-        c.flags = at ? LR_CMD_F_AT : 0;
-        c.at_frame = at_frame;
-        c.quantize = quantize;
-        c.quantize_arg = quantize_arg;
         push(c);
         return c.id;
     }
 
     /// LR_CMD_PARAM `id` = v for slot/group `target` (ignored for global params).
     uint32_t param(uint32_t id, int32_t target, double v, bool at = false, uint64_t at_frame = 0) {
-        lr_command c{};
+        lr_command c = make_param(id, target, v, at, at_frame);
         c.id = next_id++;
-        c.type = LR_CMD_PARAM;
-        c.param = id;
-        c.slot = target;
-        c.value[0] = v;
-        c.flags = at ? LR_CMD_F_AT : 0;
-        c.at_frame = at_frame;
         push(c);
         return c.id;
     }
