@@ -1,11 +1,11 @@
 """The mixer facade and the mixer subcommands are generated from the params table.
 
-No engine: the table is the C library's, or (``grown``) the C library's plus
-the per-slot params main is about to add (gain, pan, mute, solo, pitch, mode,
-loop-bpm, loop-beats) and one more EQ param, to check that generation copes
-with ids being added: existing methods and subcommands keep their spelling,
-a param with a section's prefix joins that section, the others are reachable
-by ``param`` only, and nothing collides.
+No engine. To check that generation copes with ids being added, the table is
+shown to the client twice: without the per-slot settings ABI 3 added (gain,
+pan, mute, solo, pitch, mode, loop-bpm, loop-beats) and one more EQ param
+(eq-low-q, not in the library), and with them: existing methods and
+subcommands keep their spelling, a param with a section's prefix joins that
+section, the others are reachable by ``param`` only, and nothing collides.
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ from looprig._ffi import get_lib
 from conftest import require_library
 from fakes import Wire, make_rig
 
-NEW_SLOT_PARAMS = [  # name, kind, unit, min, max, default
+NEW_SLOT_PARAMS = [  # name, kind, unit, min, max, default (used where the library has no such row)
     ("gain", "continuous", "dB", -144.0, 24.0, 0.0),
     ("pan", "continuous", "", -1.0, 1.0, 0.0),
     ("mute", "switch", "", 0.0, 1.0, 0.0),
     ("solo", "switch", "", 0.0, 1.0, 0.0),
-    ("pitch", "continuous", "", -24.0, 24.0, 0.0),
+    ("pitch", "continuous", "st", -24.0, 24.0, 0.0),
     ("mode", "index", "", 0.0, 1.0, 0.0),
-    ("loop-bpm", "continuous", "", 0.0, 999.0, 0.0),
-    ("loop-beats", "continuous", "beats", 0.0, 9999.0, 0.0),
+    ("loop-bpm", "continuous", "BPM", 20.0, 999.0, 0.0),
+    ("loop-beats", "continuous", "beats", 0.25, 9999.0, 0.0),
     ("eq-low-q", "continuous", "Q", 0.1, 20.0, 0.7),
 ]
+NEW = {name for name, *_ in NEW_SLOT_PARAMS}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -43,23 +44,39 @@ def _library():
 def _fresh():
     """Forget everything generated from the table (methods, CLI rows)."""
     for sec in mixer.SECTIONS:
-        getattr(mixer.MixerMethods, "__dict__")[sec.method]._fn = None
+        mixer.MixerMethods.__dict__[sec.method]._fn = None
     cli.COMMANDS.clear()
 
 
-@pytest.fixture
-def grown(monkeypatch):
-    """The params table with the new rows (ids after the existing slot params)."""
-    table = P.param_table()
-    next_id = get_lib().LR_P_SLOT_END
-    extra = [P.Param(next_id + i, name, "slot", kind, unit, lo, hi, d, "new: " + name)
-             for i, (name, kind, unit, lo, hi, d) in enumerate(NEW_SLOT_PARAMS)]
-    rows = tuple(sorted(table + extra, key=lambda p: p.id))
+def _use(monkeypatch, rows):
+    rows = tuple(sorted(rows, key=lambda p: p.id))
     monkeypatch.setattr(P, "_table", rows)
     monkeypatch.setattr(P, "_by_name", {p.name: p for p in rows})
     monkeypatch.setattr(P, "_by_id", {p.id: p for p in rows})
     _fresh()
-    yield {p.name: p for p in extra}
+
+
+def _tables():
+    """(the table without the new params, the new params): the library's rows where it has them."""
+    table = P.param_table()
+    have = {p.name: p for p in table}
+    free = max(p.id for p in table if p.target == "slot") + 1
+    new = []
+    for name, kind, unit, lo, hi, d in NEW_SLOT_PARAMS:
+        if name in have:
+            new.append(have[name])
+        else:
+            new.append(P.Param(free, name, "slot", kind, unit, lo, hi, d, "new: " + name))
+            free += 1
+    return [p for p in table if p.name not in NEW], new
+
+
+@pytest.fixture
+def grown(monkeypatch):
+    """The table with the new params; yields them by name."""
+    before, new = _tables()
+    _use(monkeypatch, before + new)
+    yield {p.name: p for p in new}
     monkeypatch.undo()
     _fresh()
 
@@ -89,25 +106,22 @@ def test_every_section_param_is_an_argument():
     assert [a for _, a in mixer.section("delay").arguments()][-1] == "return_db"
 
 
-def test_a_grown_table_keeps_the_methods_and_commands(grown):
-    # the grown table is in place: compare with what the library's own table gives
-    sigs_grown = _signatures()
-    cmds_grown = _subcommands()
-    with pytest.MonkeyPatch.context() as mp:
-        base = tuple(p for p in P._table if p.name not in grown)
-        mp.setattr(P, "_table", base)
-        mp.setattr(P, "_by_name", {p.name: p for p in base})
-        mp.setattr(P, "_by_id", {p.id: p for p in base})
+def test_a_grown_table_keeps_the_methods_and_commands(monkeypatch):
+    before, new = _tables()
+    _use(monkeypatch, before)
+    try:
+        sigs_before, cmds_before = _signatures(), _subcommands()
+        _use(monkeypatch, before + new)
+        sigs_grown, cmds_grown = _signatures(), _subcommands()
+    finally:
+        monkeypatch.undo()
         _fresh()
-        before_sigs = _signatures()
-        before_cmds = _subcommands()
-    _fresh()
-    assert set(cmds_grown) == set(before_cmds)  # no new subcommand: gain, pan, ... stay the dedicated commands
-    for name in before_cmds:
+    assert set(cmds_grown) == set(cmds_before)  # no new subcommand: gain, pan, ... stay the dedicated commands
+    for name in cmds_before:
         if name != "eq":
-            assert cmds_grown[name] == before_cmds[name], name
-    assert set(cmds_grown["eq"]) - set(before_cmds["eq"]) == {"--low-q"}
-    for method, sig in before_sigs.items():
+            assert cmds_grown[name] == cmds_before[name], name
+    assert set(cmds_grown["eq"]) - set(cmds_before["eq"]) == {"--low-q"}
+    for method, sig in sigs_before.items():
         if method != "eq":
             assert sigs_grown[method] == sig, method
     assert "low_q: Optional[float] = None" in sigs_grown["eq"]
@@ -139,12 +153,8 @@ def test_a_grown_table_sends_the_new_params(grown):
 def test_a_colliding_name_is_left_to_param(monkeypatch):
     """A new param whose argument would shadow one the method has (``eq-at``) is not an argument."""
     table = P.param_table()
-    extra = P.Param(get_lib().LR_P_SLOT_END, "eq-at", "slot", "continuous", "", 0.0, 1.0, 0.0, "collides")
-    rows = tuple(table) + (extra,)
-    monkeypatch.setattr(P, "_table", rows)
-    monkeypatch.setattr(P, "_by_name", {p.name: p for p in rows})
-    monkeypatch.setattr(P, "_by_id", {p.id: p for p in rows})
-    _fresh()
+    free = max(p.id for p in table if p.target == "slot") + 1
+    _use(monkeypatch, table + [P.Param(free, "eq-at", "slot", "continuous", "", 0.0, 1.0, 0.0, "collides")])
     try:
         sig = inspect.signature(looprig.Rig.eq)
         assert list(sig.parameters).count("at") == 1
