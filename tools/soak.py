@@ -120,12 +120,9 @@ def sender(engine: str, index: int, rate: float, seconds: float, go: float, slot
                 kind, args = "ping", {}
             t = time.monotonic()
             if kind == "param":
-                p = looprig.params.lookup(args["param"])
-                cmd = rig._build("param", slot, args["value"], None, None, None)
-                cmd.param = p.id
-                cid = rig._push(cmd, t + 10, 10)
+                cid = rig.send_command("param", slot, value=args["value"], param=args["param"], timeout=10)
             else:
-                cid = rig.send(kind, slot, value=args.get("value"), quantize=args.get("quantize"))
+                cid = rig.send_command(kind, slot, value=args.get("value"), quantize=args.get("quantize"))
             outstanding[cid] = t
             sent += 1
             kinds[kind] = kinds.get(kind, 0) + 1

@@ -9,10 +9,11 @@ Examples
 >>> import looprig
 >>> with looprig.attach() as rig:                     # doctest: +SKIP
 ...     rig.load(0, "loop.wav")
-...     start = rig.play(0, quantize="frames:48000")
+...     start = rig.play(0, quantize="frames:48000")    # an Answer: an int (the frame) + .message
 ...     print(rig.meters().peak[0])
+...     fut = rig.nowait.stop(0)                          # send now, answer later (a Future)
 ...     rig.highpass(0, 120)                              # mixer: filters, EQ, sends, groups
-...     rig.reverb(decay=3.0); rig.send(0, "reverb", -12)
+...     rig.reverb(decay=3.0); rig.fx_send(0, "reverb", -12)
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from .client import (
     DEFAULT_TIMEOUT,
     LOAD_TIMEOUT,
     TEXT_MAX,
+    Answer,
+    CommandFuture,
     Event,
     STALL_SECONDS,
     LoadResult,
+    NoWait,
     Rig,
     attach,
     default_name,
@@ -49,6 +53,9 @@ __version__ = "0.1.0"
 __all__ = [
     "attach",
     "Rig",
+    "NoWait",
+    "Answer",
+    "CommandFuture",
     "Event",
     "LoadResult",
     "Meters",

@@ -1,5 +1,11 @@
 """The ``looprig`` command line (also ``python3 -m looprig``).
 
+Each subcommand is a row of :data:`COMMANDS`: its name, help, arguments, the
+:class:`~looprig.Rig` method it calls and how it prints that method's answer
+(the engine's own message in parentheses, and its event under ``--json``).
+The mixer subcommands (``hp`` ... ``master-gain``) are rows made from the
+sections of :mod:`looprig.mixer`: their options come from the params table.
+
 Exit status: 0 success; 1 the engine rejected the command (or another
 looprig error); 2 usage error; 3 engine not running; 4 timeout;
 130 interrupted.
@@ -14,17 +20,20 @@ import re
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
+from . import mixer as _mixer
 from ._ffi import repo_root
-from ._names import MODES, TRANSPORT_MODES
-from .client import LOAD_TIMEOUT, Event, Rig, default_name, parse_quantize
+from ._names import MODES
+from .answers import Answer, Event
+from .client import LOAD_TIMEOUT, Rig, default_name, parse_quantize
 from .errors import CommandRejected, EngineNotRunning, LibraryNotFound, LooprigError, Timeout
-from .params import BUSES, OFF_DB
+from .params import BUSES, OFF_DB, Param
 
-__all__ = ["main", "build_parser", "parse_args", "find_engine_binary"]
+__all__ = ["main", "build_parser", "parse_args", "find_engine_binary", "COMMANDS", "Command", "mixer_values"]
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -122,9 +131,14 @@ def _bus(s: str) -> int:
     b = s.strip().lower()
     if b in BUSES:
         return BUSES[b]
-    if b in ("1", "2"):
+    if b.isdigit() and 1 <= int(b) <= len(BUSES):
         return int(b)
-    raise argparse.ArgumentTypeError("send bus must be 1, 2, delay or reverb, got %r" % s)
+    raise argparse.ArgumentTypeError("send bus must be %s, got %r"
+                                     % (_or([str(n) for n in sorted(BUSES.values())] + list(BUSES)), s))
+
+
+def _or(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def _db_or_off(s: str) -> float:
@@ -157,8 +171,562 @@ def _onoff(s: str) -> bool:
         raise argparse.ArgumentTypeError("expected on or off, got %r" % s) from None
 
 
+# -- the table of subcommands ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Arg:
+    """One ``add_argument`` call: ``Arg(("slot",), {"type": _slot})``."""
+
+    flags: Tuple[str, ...]
+    kw: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Arguments of which at most one may be given (a mutually exclusive group)."""
+
+    args: Tuple[Arg, ...]
+
+
+def arg(*flags: str, **kw: Any) -> Arg:
+    return Arg(flags, kw)
+
+
+def one_of(*args: Arg) -> OneOf:
+    return OneOf(args)
+
+
+#: How a subcommand calls the Rig: ``call(rig, args, timeout)`` -> the method's answer.
+Call = Callable[[Rig, argparse.Namespace, Optional[float]], Any]
+#: How it prints that answer: ``show(args, answer)`` -> (text, JSON object).
+Show = Callable[[argparse.Namespace, Any], Tuple[str, Dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand.
+
+    Attributes
+    ----------
+    name, help : str
+        Its spelling and one line of help.
+    args : sequence of Arg or OneOf
+        Its arguments, in order (``--name``, ``--timeout``, ``--json`` are added to all).
+    call : callable, optional
+        The :class:`Rig` method it calls, as ``call(rig, args, timeout)``.
+    show : callable, optional
+        How the answer prints: ``show(args, answer)`` -> ``(text, json)``.
+    run : callable, optional
+        Instead of ``call``/``show``: ``run(rig, out, args, timeout)`` -> exit
+        status, for commands that are more than one call (``status``,
+        ``meters``, ``demo``); ``rig`` is None for ``engine`` (no engine
+        needed) and may be None for ``params`` (the table without values).
+    engine : str
+        ``"needed"``, ``"none"`` (``engine``) or ``"optional"`` (``params``).
+    aliases : tuple of str
+        Other spellings.
+    usage : str, optional
+        argparse usage line.
+    check : callable, optional
+        ``check(args, parser)``: usage checks after parsing (exit 2 before attaching).
+    """
+
+    name: str
+    help: str
+    args: Sequence[Any] = ()
+    call: Optional[Call] = None
+    show: Optional[Show] = None
+    run: Optional[Callable[..., int]] = None
+    engine: str = "needed"
+    aliases: Tuple[str, ...] = ()
+    usage: Optional[str] = None
+    check: Optional[Callable[[argparse.Namespace, argparse.ArgumentParser], None]] = None
+    section: Optional[_mixer.Section] = field(default=None, repr=False)
+
+
+def _ev_json(ev: Event, **extra: Any) -> Dict[str, Any]:
+    d = {"ok": ev.ok}
+    d.update(ev.to_dict())
+    d.update(extra)
+    return d
+
+
+def _with_msg(text: str, ev: Event) -> str:
+    return "%s (%s)" % (text, ev.message) if ev.message else text
+
+
+def _said(text: str, answer: Answer, **extra: Any) -> Tuple[str, Dict[str, Any]]:
+    """The usual print of an answer: ``text (engine's message)``; JSON: the event plus ``extra``."""
+    ev = answer.event
+    assert ev is not None
+    return _with_msg(text, ev), _ev_json(ev, **extra)
+
+
+def _jf(v: Any) -> Optional[float]:
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
+
+
+SLOT = arg("slot", type=_slot)
+_AT_HELP = "frame of the engine's timeline (status, rig.frame_time)"
+AT = arg("--at", type=_frame, default=None, metavar="FRAME", help=_AT_HELP)
+QUANTIZE = arg("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
+
+
+def _show_load(a: argparse.Namespace, res: Any) -> Tuple[str, Dict[str, Any]]:
+    ans = res.answer
+    path = ans.values["path"]
+    return _said("load %d: %s, %s" % (a.slot, os.path.basename(path), res.describe()), ans, frames=res.frames,
+                 rate=res.rate, source_frames=res.source_frames, source_rate=res.source_rate, path=path)
+
+
+def _show_play_stop(a: argparse.Namespace, answer: Any) -> Tuple[str, Dict[str, Any]]:
+    """``play 0: starts at frame N``; several slots (one batch): ``play 0 1 2: 3 slots start at frame N``."""
+    c = a.command
+    if isinstance(answer, Answer):
+        return _said("%s %d: %s at frame %d" % (c, a.slot, "starts" if c == "play" else "stops", answer.frame),
+                     answer)
+    what = "%s %s" % (c, " ".join(str(x) for x in a.slot))
+    if not answer:
+        if c == "play":
+            raise LooprigError("play all: no slot is loaded")
+        return "stop all: no slot is playing", {"ok": True, "command": c, "slots": [], "frame": None,
+                                                "frames": [], "answers": []}
+    slots = [ans.slot for ans in answer]
+    frames = [ans.frame for ans in answer]
+    same = all(f == frames[0] for f in frames)
+    verb = "start" if c == "play" else "stop"
+    if same:
+        text = "%s: %d slot%s %s at frame %d" % (what, len(slots), "" if len(slots) == 1 else "s",
+                                                 verb + ("s" if len(slots) == 1 else ""), frames[0])
+    else:
+        text = "%s: %s at frames %s" % (what, verb, ", ".join("%d@%d" % (s, f) for s, f in zip(slots, frames)))
+    if a.slot == ["all"]:
+        text += " (slots %s)" % " ".join(map(str, slots))
+    notes = sorted({n for ans in answer for n in re.findall(r"\(([^()]*)\)", ans.message)})
+    if notes:
+        text += " (%s)" % "; ".join(notes)
+    return text, {"ok": True, "command": c, "slots": slots, "frame": frames[0] if same else None,
+                  "frames": frames, "answers": [ans.event.to_dict() for ans in answer]}
+
+
+def _play_stop_slots(a: argparse.Namespace) -> Any:
+    return "all" if a.slot == ["all"] else a.slot
+
+
+def _show_loop_tempo(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
+    v = ans.values
+    if v["off"]:
+        what = "off (plays at its own speed)"
+    elif v["loop_beats"] is not None:
+        what = "%g beats" % v["loop_beats"]
+    else:
+        what = "%g BPM" % v["loop_bpm"]
+    return _said("loop-tempo %d: %s at frame %d" % (a.slot, what, ans.frame), ans, off=v["off"],
+                 loop_bpm=None if v["off"] or v["loop_beats"] is not None else _jf(v["loop_bpm"]),
+                 loop_beats=None if v["loop_beats"] is None else _jf(v["loop_beats"]))
+
+
+def _timed_ping(rig: Rig, a: argparse.Namespace, t: Optional[float]) -> Tuple[Answer, float]:
+    t0 = time.monotonic()
+    ans = rig.ping(timeout=t)
+    return ans, (time.monotonic() - t0) * 1000.0
+
+
+def _show_ping(a: argparse.Namespace, r: Tuple[Answer, float]) -> Tuple[str, Dict[str, Any]]:
+    ans, rtt = r
+    return ("ping: engine frame %d, round trip %.2f ms" % (ans.frame, rtt),
+            _ev_json(ans.event, rtt_ms=round(rtt, 3)))  # type: ignore[arg-type]
+
+
+def _show_meter_reset(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
+    ev = ans.event
+    assert ev is not None
+    text = (_with_msg("meter-reset: at frame %d" % ev.frame, ev) if ev.message else
+            "meter-reset: peak holds and integrated loudness restart at frame %d" % ev.frame)
+    return text, _ev_json(ev)
+
+
+def _show_mixer(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
+    """``hp 0: hp-freq 120 Hz, hp-on on at frame N``: the values the call set, by param."""
+    from .params import lookup
+
+    where = a.command
+    if ans.slot is not None:
+        where += " %d" % ans.slot
+    elif ans.group is not None:
+        where += " group %d" % ans.group
+    pairs = [(lookup(n), v) for n, v in ans.values.items()]
+    text = "%s: %s at frame %d" % (where, ", ".join("%s %s" % (p.name, p.format(v)) for p, v in pairs), ans.frame)
+    return text, {"ok": True, "command": a.command, "slot": ans.slot, "group": ans.group, "frame": ans.frame,
+                  "values": {p.name: _jf(v) for p, v in pairs}}
+
+
+def _check_play_stop(a: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+    if "all" in a.slot and len(a.slot) > 1:
+        sub.error("give slot numbers or 'all', not both")
+    if len(a.slot) == 1 and a.slot != ["all"]:
+        a.slot = a.slot[0]  # one slot: the single-command form
+
+
+def _check_loop_tempo(a: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+    if a.bpm is None and a.beats is None:
+        sub.error("give the loop's BPM, --beats N, or 'off'")
+    if a.bpm is not None and a.beats is not None:
+        sub.error("give the loop's BPM, --beats N or 'off', not more than one")
+
+
+def _check_param_args(args: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+    """Name, target and value of `param` are checked before attaching (usage errors, exit 2)."""
+    from .params import check_target, lookup, to_value
+
+    try:
+        p = lookup(args.param)
+    except LibraryNotFound:
+        return  # reported when attaching
+    except ValueError as e:
+        sub.error(str(e))
+    try:
+        check_target(p, args.slot, args.group)
+        to_value(p, args.value)
+    except ValueError as e:
+        msg = str(e).replace("slot=N, CLI --slot N", "--slot N").replace("group=G, CLI --group G", "--group G")
+        sub.error(msg)
+
+
+def _play_stop(name: str, verb: str, every: str) -> Command:
+    return Command(
+        name, "%s one or more slots on the same frame (now, at a frame, or quantized)" % verb,
+        usage="%(prog)s SLOT [SLOT ...] | %(prog)s all [--at FRAME] [--quantize Q]",
+        args=[arg("slot", type=_slot_or_all, nargs="+", metavar="SLOT",
+                  help="slot number(s), or 'all' (every %s slot); several are sent as one batch"
+                       " and take effect on the same frame" % every),
+              AT,
+              arg("--quantize", type=_quantize, default=None, metavar="Q",
+                  help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)"
+                       " | beat[:N] | bar[:N] (next beat/bar of the master grid, every N)")],
+        call=lambda rig, a, t: getattr(rig, name)(_play_stop_slots(a), at=a.at, quantize=a.quantize, timeout=t),
+        show=_show_play_stop, check=_check_play_stop)
+
+
+def _switch(name: str) -> Command:
+    return Command(
+        name, "%s a slot on or off" % name,
+        args=[SLOT, arg("on", type=_onoff, metavar="on|off"), arg("--at", type=_frame, default=None, metavar="FRAME")],
+        call=lambda rig, a, t: getattr(rig, name)(a.slot, a.on, at=a.at, timeout=t),
+        show=lambda a, ans: _said("%s %d: %s at frame %d" % (name, a.slot, "on" if ans.values["on"] else "off",
+                                                             ans.frame), ans, on=ans.values["on"]))
+
+
+# -- mixer subcommands: rows made from the sections of looprig.mixer -------------------
+
+#: What the CLI adds to a section: help, usage, the arguments given by position
+#: (name, metavar, type), and switches spelled as flags: ``off_flag`` (``--off``
+#: clears the section's ``on``), ``pairs`` (``--on``/``--off``, ``--pre``/``--post``).
+_MIXER_CLI: Dict[str, Dict[str, Any]] = {
+    "hp": dict(help="set a slot's high-pass filter (cutoff in Hz; --off switches it off)",
+               usage="%(prog)s SLOT FREQ [--q Q] [--off] | %(prog)s SLOT --off",
+               positional=(("freq", "FREQ", _number, "?"),),
+               off_flag="switch the filter off (FREQ/--q are still set if given)"),
+    "lp": dict(help="set a slot's low-pass filter (cutoff in Hz; --off switches it off)",
+               usage="%(prog)s SLOT FREQ [--q Q] [--off] | %(prog)s SLOT --off",
+               positional=(("freq", "FREQ", _number, "?"),),
+               off_flag="switch the filter off (FREQ/--q are still set if given)"),
+    "eq": dict(help="set a slot's 3-band EQ: low shelf, mid peak, high shelf (gains in dB, -24..+24)",
+               pairs={"on": (("--on", "switch the EQ on"), ("--off", "switch the EQ off (bypass)"))}),
+    "send": dict(help="set how much of a slot feeds send bus 1 (delay) or 2 (reverb), in dB (-120 or off = none)",
+                 positional=(("bus", "1|2|delay|reverb", _bus, None), ("level_db", "DB|off", _db_or_off, None)),
+                 pairs={"pre": (("--pre", "pre-fader (before gain/pan, after mute/solo)"),
+                                ("--post", "post-fader (the default)"))}),
+    "group": dict(help="route a slot to group bus G (0..7), or straight to the master (none)",
+                  positional=(("group", "G|none", _group_or_none, None),)),
+    "group-gain": dict(help="set a group bus's level in dB (-120 = silent .. +12)",
+                       positional=(("db", "DB", _db_or_off, None),)),
+    "group-mute": dict(help="mute a group bus on or off", positional=(("on", "on|off", _onoff, None),)),
+    "delay": dict(help="set the delay effect (fed by send bus 1)", need_one=True),
+    "reverb": dict(help="set the reverb (fed by send bus 2)", need_one=True),
+    "master-gain": dict(help="set the master level in dB (-120 = silent .. +12)",
+                        positional=(("db", "DB", _db_or_off, None),)),
+}
+_MIXER_CLI["eq"]["need_one"] = True
+
+_METAVARS = {"dB": "DB", "Hz": "HZ", "Q": "Q", "ms": "MS", "s": "S", "beats": "B"}
+
+
+def _option(sec: _mixer.Section, p: Param) -> str:
+    """``--low-freq`` for ``eq-low-freq``: the name without the section's prefix; a band's
+    gain is the band itself (``eq-low-gain``: ``--low``)."""
+    suffix = sec.suffix(p)
+    if suffix.endswith("-gain"):
+        suffix = suffix[:-len("-gain")]
+    return "--" + suffix
+
+
+def _value_type(p: Param) -> Callable[[str], Any]:
+    if p.kind == "switch":
+        return _onoff
+    if p.kind == "index":
+        return _integer
+    if p.unit == "dB" and p.min <= OFF_DB:
+        return _db_or_off
+    return _number
+
+
+def _metavar(p: Param) -> str:
+    if p.kind == "switch":
+        return "on|off"
+    if p.kind == "index":
+        return "N"
+    return _METAVARS.get(p.unit, "F")
+
+
+def _help(p: Param) -> str:
+    """The table's help with the range and default: ``high-pass cutoff (10..20000 Hz; default 80)``."""
+    if p.kind == "switch":
+        return p.help
+    unit = " " + p.unit if p.unit and p.unit != "Q" else ""
+    off = ", off = %g" % OFF_DB if p.unit == "dB" and p.min <= OFF_DB else ""
+    return "%s (%s..%s%s%s; default %s)" % (p.help, _num(p.min), _num(p.max), unit, off, _num(p.default))
+
+
+def _num(v: float) -> str:
+    return ("%.3f" % v).rstrip("0").rstrip(".")
+
+
+def _mixer_args(sec: _mixer.Section, spec: Dict[str, Any]) -> List[Any]:
+    """The arguments of a section's subcommand, from the params table."""
+    params = {a: p for p, a in sec.arguments()}
+    out: List[Any] = []
+    if sec.target == "slot":
+        out.append(SLOT)
+    elif sec.target == "group":
+        out.append(arg("group", type=_integer, metavar="G"))
+    for name, metavar, typ, nargs in spec.get("positional", ()):
+        kw: Dict[str, Any] = {"type": typ, "metavar": metavar}
+        if nargs:
+            kw.update(nargs=nargs, default=None)
+        if name in params and nargs:
+            kw["help"] = _help(params[name])
+        out.append(arg(name, **kw))
+    taken = {name for name, *_ in spec.get("positional", ())}
+    exclusive = {a: b for a, b in sec.exclusive}
+    exclusive.update({b: a for a, b in sec.exclusive})
+    grouped: Dict[str, List[Arg]] = {}
+    for p, name in sec.arguments():
+        if name in taken or name in spec.get("pairs", {}) or (name == "on" and "off_flag" in spec):
+            continue
+        option = _option(sec, p)
+        if option in _RESERVED_OPTIONS:
+            continue  # a param whose option would shadow a common one: `looprig param` sets it
+        a = arg(option, dest=name, type=_value_type(p), default=None, metavar=_metavar(p), help=_help(p))
+        if name in exclusive:
+            key = "/".join(sorted((name, exclusive[name])))
+            if key not in grouped:
+                grouped[key] = []
+                out.append(("group", key))
+            grouped[key].append(a)
+        else:
+            out.append(a)
+    out = [one_of(*grouped[x[1]]) if isinstance(x, tuple) else x for x in out]
+    for name, ((on_flag, on_help), (off_flag, off_help)) in spec.get("pairs", {}).items():
+        if name in params:
+            out.append(one_of(arg(on_flag, dest=name, action="store_const", const=True, default=None, help=on_help),
+                              arg(off_flag, dest=name, action="store_const", const=False, help=off_help)))
+    if "off_flag" in spec and "on" in params:
+        out.append(arg("--off", action="store_true", help=spec["off_flag"]))
+    return out + [AT, QUANTIZE]
+
+
+_RESERVED_OPTIONS = frozenset({"--name", "--timeout", "--json", "--at", "--quantize", "--help", "--slot", "--group",
+                               "--off", "--on", "--pre", "--post", "-h"})
+
+
+def _section_kwargs(sec: _mixer.Section, a: argparse.Namespace) -> Dict[str, Any]:
+    """The section method's arguments from a parsed command line."""
+    kw = {name: getattr(a, name) for _, name in sec.arguments() if hasattr(a, name)}
+    if "off" in vars(a) and sec.command in ("hp", "lp"):
+        kw["on"] = not a.off
+    if sec.bus:
+        kw["bus"] = a.bus
+    return kw
+
+
+def _mixer_call(sec: _mixer.Section) -> Call:
+    def call(rig: Rig, a: argparse.Namespace, t: Optional[float]) -> Answer:
+        target = [getattr(a, sec.target)] if sec.target in ("slot", "group") else []
+        return getattr(rig, sec.method)(*target, **_section_kwargs(sec, a), at=a.at, quantize=a.quantize,  # type: ignore[no-any-return]
+                                        timeout=t)
+    return call
+
+
+def _check_mixer(sec: _mixer.Section, spec: Dict[str, Any]) -> Callable[[argparse.Namespace, argparse.ArgumentParser], None]:
+    def check(a: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+        if "rest" in vars(a):
+            return  # no params table (no library): attaching says why
+        if "off_flag" in spec and a.freq is None and not a.off:
+            sub.error("give the cutoff FREQ in Hz, or --off")
+        if spec.get("need_one") and not mixer_values(a):
+            opts = [x.option_strings[0] for x in sub._actions
+                    if x.option_strings and x.dest not in ("help", "name", "timeout", "json", "at", "quantize")]
+            sub.error("nothing to set: give at least one of %s" % ", ".join(opts))
+    return check
+
+
+def _mixer_command(sec: _mixer.Section) -> Command:
+    spec = _MIXER_CLI[sec.command]
+    try:
+        args = _mixer_args(sec, spec)
+    except LibraryNotFound:
+        # No params table without the library: take anything, and say why when it runs.
+        args = [arg("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)]
+    return Command(sec.command, spec["help"], args=args, usage=spec.get("usage"), call=_mixer_call(sec),
+                   show=_show_mixer, check=_check_mixer(sec, spec), section=sec)
+
+
+def mixer_values(args: argparse.Namespace) -> List[Any]:
+    """The ``(param name, value)`` pairs a mixer command line sets, in the order they are sent."""
+    if args.command == "param":
+        from .params import lookup
+
+        return [(lookup(args.param).name, args.value)]
+    sec = _mixer.section(args.command)
+    return [(n, v) for n, v in sec.values(_section_kwargs(sec, args)) if v is not None]
+
+
+def _commands() -> List[Command]:
+    """Every subcommand, in the order ``--help`` lists them."""
+    rows = [
+        Command("engine", "run the engine (looprigd) in the foreground", engine="none", run=lambda rig, out, a, t: _cmd_engine(a, a.name or default_name()), args=[
+            arg("--slots", type=int, default=None, metavar="N", help="number of loop slots"),
+            arg("--slot-outs", action="store_true", help="one JACK output pair per slot"),
+            arg("--declick-ms", type=_number, default=None, metavar="MS", help="declick ramp length (0 = exact)"),
+            arg("--smooth-ms", type=_number, default=None, metavar="MS",
+                help="ramp of mixer/effect param changes (looprigd default 20)"),
+            one_of(arg("--bus-outs", dest="bus_outs", action="store_const", const=True, default=None,
+                       help="JACK outs for the group buses, sends and effect returns"),
+                   arg("--no-bus-outs", dest="bus_outs", action="store_const", const=False, help="no bus outs")),
+            arg("--pan-law", type=_number, default=None, metavar="DB",
+                help="pan law of mono files, gain at centre: 0, -3 (default), -4.5, -6"),
+            arg("looprigd_args", nargs=argparse.REMAINDER, metavar="-- LOOPRIGD_OPTION",
+                help="any further looprigd options, after -- (see looprigd --help)")]),
+        Command("load", "load an audio file into a slot (waits until loaded)",
+                args=[SLOT, arg("path", metavar="file")],
+                call=lambda rig, a, t: rig.load(a.slot, a.path, timeout=LOAD_TIMEOUT if t is None else t),
+                show=_show_load),
+        Command("unload", "empty a slot", args=[SLOT],
+                call=lambda rig, a, t: rig.unload(a.slot, timeout=t),
+                show=lambda a, ans: _said("unload %d: at frame %d" % (a.slot, ans.frame), ans)),
+        _play_stop("play", "start", "loaded"),
+        _play_stop("stop", "stop", "playing"),
+        Command("gain", "set a slot's gain in dB",
+                args=[SLOT, arg("db", type=_number, metavar="DB"), arg("--at", type=_frame, default=None, metavar="FRAME")],
+                call=lambda rig, a, t: rig.gain(a.slot, a.db, at=a.at, timeout=t),
+                show=lambda a, ans: _said("gain %d: %g dB at frame %d" % (a.slot, ans.values["db"], ans.frame), ans,
+                                          db=_jf(ans.values["db"]))),
+        Command("pan", "set a slot's pan, -1 (left) .. +1 (right)",
+                args=[SLOT, arg("pan", type=_number, metavar="P"), arg("--at", type=_frame, default=None, metavar="FRAME")],
+                call=lambda rig, a, t: rig.pan(a.slot, a.pan, at=a.at, timeout=t),
+                show=lambda a, ans: _said("pan %d: %g at frame %d" % (a.slot, ans.values["pan"], ans.frame), ans,
+                                          pan=_jf(ans.values["pan"]))),
+        _switch("mute"),
+        _switch("solo"),
+        Command("declick", "set the engine's declick ramp length in ms (0 = exact)",
+                args=[arg("ms", type=_number, metavar="MS")],
+                call=lambda rig, a, t: rig.declick(a.ms, timeout=t),
+                show=lambda a, ans: _said("declick: %g ms at frame %d" % (ans.values["ms"], ans.frame), ans,
+                                          ms=_jf(ans.values["ms"]))),
+        Command("tempo", "set the master tempo in BPM (20..400)",
+                args=[arg("bpm", type=_number, metavar="BPM"), AT, QUANTIZE],
+                call=lambda rig, a, t: rig.tempo(a.bpm, at=a.at, quantize=a.quantize, timeout=t),
+                show=lambda a, ans: _said("tempo: %g BPM at frame %d" % (ans.values["bpm"], ans.frame), ans,
+                                          bpm=_jf(ans.values["bpm"]))),
+        Command("meter", "set the beats per bar of the master grid (1..32)",
+                args=[arg("beats_per_bar", type=_integer, metavar="N")],
+                call=lambda rig, a, t: rig.meter(a.beats_per_bar, timeout=t),
+                show=lambda a, ans: _said("meter: %d beats per bar at frame %d" % (ans.values["beats_per_bar"],
+                                                                                    ans.frame), ans,
+                                          beats_per_bar=ans.values["beats_per_bar"])),
+        Command("loop-tempo", "make a slot follow the master tempo: its own BPM, its length in beats, or off",
+                usage="%(prog)s SLOT BPM | %(prog)s SLOT --beats N | %(prog)s SLOT off",
+                args=[SLOT,
+                      arg("bpm", type=_bpm_or_off, nargs="?", default=None, metavar="BPM|off",
+                          help="the loop's own tempo, or 'off' to play at its own speed"),
+                      arg("--beats", type=_number, default=None, metavar="N", help="the loop's length in beats")],
+                call=lambda rig, a, t: rig.loop_tempo(a.slot, None if a.bpm == "off" else a.bpm, beats=a.beats,
+                                                      timeout=t),
+                show=_show_loop_tempo, check=_check_loop_tempo),
+        Command("pitch", "transpose a slot (-24..+24 semitones)",
+                args=[SLOT, arg("semitones", type=_number, metavar="SEMITONES"),
+                      arg("--cents", type=_number, default=0.0, metavar="C", help="added as C/100 semitones")],
+                call=lambda rig, a, t: rig.pitch(a.slot, a.semitones, a.cents, timeout=t),
+                show=lambda a, ans: _said("pitch %d: %+g semitones at frame %d" % (a.slot, ans.values["semitones"],
+                                                                                  ans.frame), ans,
+                                          semitones=_jf(ans.values["semitones"]))),
+        Command("mode", "how a slot follows tempo: stretch (pitch kept) or varispeed (pitch follows tempo)",
+                args=[SLOT, arg("mode", type=str.lower, choices=sorted(MODES, key=MODES.__getitem__))],
+                call=lambda rig, a, t: rig.mode(a.slot, a.mode, timeout=t),
+                show=lambda a, ans: _said("mode %d: %s at frame %d" % (a.slot, ans.values["mode"], ans.frame), ans,
+                                          mode=ans.values["mode"])),
+        Command("transport", "JACK transport: follow it, be its timebase master, or ignore it (off)",
+                args=[arg("transport_mode", type=str.lower, choices=["off", "follow", "master"],
+                          metavar="off|follow|master")],
+                call=lambda rig, a, t: rig.transport(a.transport_mode, timeout=t),
+                show=lambda a, ans: _said("transport %s at frame %d" % (ans.values["mode"], ans.frame), ans,
+                                          mode=ans.values["mode"])),
+        Command("ping", "round trip to the engine; prints its frame time", call=_timed_ping, show=_show_ping),
+        Command("status", "engine info and a table of slots",
+                args=[arg("--all", action="store_true", help="also list empty slots")],
+                run=lambda rig, out, a, t: _cmd_status(rig, out, a)),
+        Command("meters", "print meter bars (once, or refreshing with --watch)",
+                args=[arg("--watch", type=_seconds, default=None, metavar="SECONDS",
+                          help="refresh for this many seconds (0 = until Ctrl-C)"),
+                      arg("--interval", type=_seconds, default=0.1, metavar="S", help="refresh interval (default 0.1)"),
+                      arg("--all", action="store_true", help="also show empty slots")],
+                run=lambda rig, out, a, t: _cmd_meters(rig, out, a)),
+    ]
+    rows += [_mixer_command(sec) for sec in _mixer.SECTIONS]
+    rows += [
+        Command("param", "set any mixer/effect parameter by name (see `params`)",
+                args=[arg("param", metavar="NAME", help="e.g. hp-freq, delay-feedback, group-gain"),
+                      arg("value", metavar="VALUE", help="a number; on/off for switches; none for group"),
+                      one_of(arg("--slot", type=_slot, default=None, metavar="N", help="the slot (slot params)"),
+                             arg("--group", type=_integer, default=None, metavar="G",
+                                 help="the group bus 0..7 (group params)")),
+                      AT, QUANTIZE],
+                call=lambda rig, a, t: rig.param(a.param, a.value, slot=a.slot, group=a.group, at=a.at,
+                                                 quantize=a.quantize, timeout=t),
+                show=_show_mixer, check=_check_param_args),
+        Command("params", "list the mixer/effect parameters with ranges, defaults and current values",
+                engine="optional", run=lambda rig, out, a, t: _cmd_params(rig, out, a),
+                args=[arg("--slot", type=_slot, default=0, metavar="N",
+                          help="show slot N's values of slot params (default 0)"),
+                      arg("--group", type=_integer, default=0, metavar="G",
+                          help="show group G's values of group params (default 0)")]),
+        Command("meter-reset", "restart the peak holds and the integrated loudness",
+                call=lambda rig, a, t: rig.meter_reset(timeout=t), show=_show_meter_reset),
+        Command("demo", "generate a few loops, play them in sync and show meters",
+                run=lambda rig, out, a, t: _cmd_demo(rig, out, a, t),
+                args=[arg("--seconds", type=_seconds, default=10.0, metavar="S", help="how long to play (default 10)"),
+                      arg("--first-slot", type=int, default=0, metavar="K", help="first slot to use (default 0)"),
+                      arg("--dir", default=None, help="where to write the loops (default: cache dir)"),
+                      arg("--keep", action="store_true", help="leave the loops playing at the end")]),
+    ]
+    return rows
+
+
+#: Every subcommand, in the order ``--help`` lists them (mixer rows from the params table).
+COMMANDS: List[Command] = []
+#: The mixer and effect subcommands (``LR_CMD_PARAM``).
+MIXER_COMMANDS = tuple(s.command for s in _mixer.SECTIONS) + ("param",)
+
+
+def _rows() -> Dict[str, Command]:
+    if not COMMANDS:
+        COMMANDS.extend(_commands())
+    return {c.name: c for c in COMMANDS}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser (exposed for documentation and tests)."""
+    """Build the argument parser from :data:`COMMANDS` (exposed for documentation and tests)."""
     common = _Parser(add_help=False)
     # Accepted after the command too; SUPPRESS keeps the global value otherwise.
     common.add_argument("--name", default=argparse.SUPPRESS, help="engine name (default $LOOPRIG_NAME or 'looprig')")
@@ -182,198 +750,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     subcommands: Dict[str, argparse.ArgumentParser] = {}
     p.subcommands = subcommands  # type: ignore[attr-defined]
-
-    def add(name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
-        subcommands[name] = sub.add_parser(name, help=help, description=help, parents=[common], **kw)
-        return subcommands[name]
-
-    e = add("engine", "run the engine (looprigd) in the foreground")
-    e.add_argument("--slots", type=int, default=None, metavar="N", help="number of loop slots")
-    e.add_argument("--slot-outs", action="store_true", help="one JACK output pair per slot")
-    e.add_argument("--declick-ms", type=_number, default=None, metavar="MS", help="declick ramp length (0 = exact)")
-    e.add_argument("--smooth-ms", type=_number, default=None, metavar="MS",
-                   help="ramp of mixer/effect param changes (looprigd default 20)")
-    g = e.add_mutually_exclusive_group()
-    g.add_argument("--bus-outs", dest="bus_outs", action="store_const", const=True, default=None,
-                   help="JACK outs for the group buses, sends and effect returns")
-    g.add_argument("--no-bus-outs", dest="bus_outs", action="store_const", const=False, help="no bus outs")
-    e.add_argument("--pan-law", type=_number, default=None, metavar="DB",
-                   help="pan law of mono files, gain at centre: 0, -3 (default), -4.5, -6")
-    e.add_argument("looprigd_args", nargs=argparse.REMAINDER, metavar="-- LOOPRIGD_OPTION",
-                   help="any further looprigd options, after -- (see looprigd --help)")
-
-    s = add("load", "load an audio file into a slot (waits until loaded)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("file")
-
-    s = add("unload", "empty a slot")
-    s.add_argument("slot", type=_slot)
-
-    for name, verb, every in (("play", "start", "loaded"), ("stop", "stop", "playing")):
-        s = add(name, "%s one or more slots on the same frame (now, at a frame, or quantized)" % verb,
-                usage="%%(prog)s SLOT [SLOT ...] | %%(prog)s all [--at FRAME] [--quantize Q]")
-        s.add_argument("slot", type=_slot_or_all, nargs="+", metavar="SLOT",
-                       help="slot number(s), or 'all' (every %s slot); several are sent as one batch"
-                            " and take effect on the same frame" % every)
-        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="frame of the engine's timeline (status, rig.frame_time)")
-        s.add_argument("--quantize", type=_quantize, default=None, metavar="Q",
-                       help="none | slot:K (next loop start of slot K) | frames:N (next multiple of N frames)"
-                            " | beat[:N] | bar[:N] (next beat/bar of the master grid, every N)")
-
-    s = add("gain", "set a slot's gain in dB")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("db", type=_number, metavar="DB")
-    s.add_argument("--at", type=_frame, default=None, metavar="FRAME")
-
-    s = add("pan", "set a slot's pan, -1 (left) .. +1 (right)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("pan", type=_number, metavar="P")
-    s.add_argument("--at", type=_frame, default=None, metavar="FRAME")
-
-    for name in ("mute", "solo"):
-        s = add(name, "%s a slot on or off" % name)
-        s.add_argument("slot", type=_slot)
-        s.add_argument("on", type=_onoff, metavar="on|off")
-        s.add_argument("--at", type=_frame, default=None, metavar="FRAME")
-
-    s = add("declick", "set the engine's declick ramp length in ms (0 = exact)")
-    s.add_argument("ms", type=_number, metavar="MS")
-
-    s = add("tempo", "set the master tempo in BPM (20..400)")
-    s.add_argument("bpm", type=_number, metavar="BPM")
-    s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="frame of the engine's timeline (status, rig.frame_time)")
-    s.add_argument("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
-
-    s = add("meter", "set the beats per bar of the master grid (1..32)")
-    s.add_argument("beats_per_bar", type=_integer, metavar="N")
-
-    s = add("loop-tempo", "make a slot follow the master tempo: its own BPM, its length in beats, or off",
-            usage="%(prog)s SLOT BPM | %(prog)s SLOT --beats N | %(prog)s SLOT off")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("bpm", type=_bpm_or_off, nargs="?", default=None, metavar="BPM|off",
-                   help="the loop's own tempo, or 'off' to play at its own speed")
-    s.add_argument("--beats", type=_number, default=None, metavar="N", help="the loop's length in beats")
-
-    s = add("pitch", "transpose a slot (-24..+24 semitones)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("semitones", type=_number, metavar="SEMITONES")
-    s.add_argument("--cents", type=_number, default=0.0, metavar="C", help="added as C/100 semitones")
-
-    s = add("mode", "how a slot follows tempo: stretch (pitch kept) or varispeed (pitch follows tempo)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("mode", type=str.lower, choices=sorted(MODES, key=MODES.__getitem__))
-
-    s = add("transport", "JACK transport: follow it, be its timebase master, or ignore it (off)")
-    s.add_argument("transport_mode", type=str.lower, choices=["off", "follow", "master"], metavar="off|follow|master")
-
-    add("ping", "round trip to the engine; prints its frame time")
-
-    s = add("status", "engine info and a table of slots")
-    s.add_argument("--all", action="store_true", help="also list empty slots")
-
-    s = add("meters", "print meter bars (once, or refreshing with --watch)")
-    s.add_argument("--watch", type=_seconds, default=None, metavar="SECONDS",
-                   help="refresh for this many seconds (0 = until Ctrl-C)")
-    s.add_argument("--interval", type=_seconds, default=0.1, metavar="S", help="refresh interval (default 0.1)")
-    s.add_argument("--all", action="store_true", help="also show empty slots")
-
-    # -- mixer and effects (LR_CMD_PARAM) --
-    def schedule(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--at", type=_frame, default=None, metavar="FRAME", help="frame of the engine's timeline (status, rig.frame_time)")
-        s.add_argument("--quantize", type=_quantize, default=None, metavar="Q", help=_QUANTIZE_HELP)
-
-    for name, what in (("hp", "high-pass"), ("lp", "low-pass")):
-        s = add(name, "set a slot's %s filter (cutoff in Hz; --off switches it off)" % what,
-                usage="%(prog)s SLOT FREQ [--q Q] [--off] | %(prog)s SLOT --off")
-        s.add_argument("slot", type=_slot)
-        s.add_argument("freq", type=_number, nargs="?", default=None, metavar="FREQ", help="cutoff in Hz (10..20000)")
-        s.add_argument("--q", type=_number, default=None, metavar="Q", help="resonance (0.1..20, 0.707 = Butterworth)")
-        s.add_argument("--off", action="store_true", help="switch the filter off (FREQ/--q are still set if given)")
-        schedule(s)
-
-    s = add("eq", "set a slot's 3-band EQ: low shelf, mid peak, high shelf (gains in dB, -24..+24)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("--low", type=_number, default=None, metavar="DB", help="low shelf gain")
-    s.add_argument("--low-freq", type=_number, default=None, metavar="HZ", help="low shelf frequency")
-    s.add_argument("--mid", type=_number, default=None, metavar="DB", help="mid (peaking) gain")
-    s.add_argument("--mid-freq", type=_number, default=None, metavar="HZ", help="mid frequency")
-    s.add_argument("--mid-q", type=_number, default=None, metavar="Q", help="mid bandwidth (Q)")
-    s.add_argument("--high", type=_number, default=None, metavar="DB", help="high shelf gain")
-    s.add_argument("--high-freq", type=_number, default=None, metavar="HZ", help="high shelf frequency")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--on", dest="eq_on", action="store_const", const=True, default=None, help="switch the EQ on")
-    g.add_argument("--off", dest="eq_on", action="store_const", const=False, help="switch the EQ off (bypass)")
-    schedule(s)
-
-    s = add("send", "set how much of a slot feeds send bus 1 (delay) or 2 (reverb), in dB (-120 or off = none)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("bus", type=_bus, metavar="1|2|delay|reverb")
-    s.add_argument("db", type=_db_or_off, metavar="DB|off")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--pre", dest="pre", action="store_const", const=True, default=None,
-                   help="pre-fader (before gain/pan, after mute/solo)")
-    g.add_argument("--post", dest="pre", action="store_const", const=False, help="post-fader (the default)")
-    schedule(s)
-
-    s = add("group", "route a slot to group bus G (0..7), or straight to the master (none)")
-    s.add_argument("slot", type=_slot)
-    s.add_argument("group", type=_group_or_none, metavar="G|none")
-    schedule(s)
-
-    s = add("group-gain", "set a group bus's level in dB (-120 = silent .. +12)")
-    s.add_argument("group", type=_integer, metavar="G")
-    s.add_argument("db", type=_db_or_off, metavar="DB")
-    schedule(s)
-
-    s = add("group-mute", "mute a group bus on or off")
-    s.add_argument("group", type=_integer, metavar="G")
-    s.add_argument("on", type=_onoff, metavar="on|off")
-    schedule(s)
-
-    s = add("delay", "set the delay effect (fed by send bus 1)")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--beats", type=_number, default=None, metavar="B", help="delay time in beats (follows the tempo)")
-    g.add_argument("--ms", type=_number, default=None, metavar="MS", help="delay time in ms")
-    s.add_argument("--feedback", type=_number, default=None, metavar="F", help="echo feedback, linear 0..0.95")
-    s.add_argument("--lowcut", type=_number, default=None, metavar="HZ", help="high-pass in the feedback path")
-    s.add_argument("--highcut", type=_number, default=None, metavar="HZ", help="low-pass in the feedback path")
-    s.add_argument("--pingpong", type=_onoff, default=None, metavar="on|off", help="echoes alternate left/right")
-    s.add_argument("--return", dest="return_db", type=_db_or_off, default=None, metavar="DB",
-                   help="return level into the master")
-    schedule(s)
-
-    s = add("reverb", "set the reverb (fed by send bus 2)")
-    s.add_argument("--decay", type=_number, default=None, metavar="S", help="decay time RT60 in seconds")
-    s.add_argument("--damping", type=_number, default=None, metavar="HZ", help="above this the decay time is halved")
-    s.add_argument("--predelay", type=_number, default=None, metavar="MS", help="pre-delay in ms")
-    s.add_argument("--return", dest="return_db", type=_db_or_off, default=None, metavar="DB",
-                   help="return level into the master")
-    schedule(s)
-
-    s = add("master-gain", "set the master level in dB (-120 = silent .. +12)")
-    s.add_argument("db", type=_db_or_off, metavar="DB")
-    schedule(s)
-
-    s = add("param", "set any mixer/effect parameter by name (see `params`)")
-    s.add_argument("param", metavar="NAME", help="e.g. hp-freq, delay-feedback, group-gain")
-    s.add_argument("value", metavar="VALUE", help="a number; on/off for switches; none for group")
-    g = s.add_mutually_exclusive_group()
-    g.add_argument("--slot", type=_slot, default=None, metavar="N", help="the slot (slot params)")
-    g.add_argument("--group", type=_integer, default=None, metavar="G", help="the group bus 0..7 (group params)")
-    schedule(s)
-
-    s = add("params", "list the mixer/effect parameters with ranges, defaults and current values")
-    s.add_argument("--slot", type=_slot, default=0, metavar="N", help="show slot N's values of slot params (default 0)")
-    s.add_argument("--group", type=_integer, default=0, metavar="G",
-                   help="show group G's values of group params (default 0)")
-
-    add("meter-reset", "restart the peak holds and the integrated loudness")
-
-    s = add("demo", "generate a few loops, play them in sync and show meters")
-    s.add_argument("--seconds", type=_seconds, default=10.0, metavar="S", help="how long to play (default 10)")
-    s.add_argument("--first-slot", type=int, default=0, metavar="K", help="first slot to use (default 0)")
-    s.add_argument("--dir", default=None, help="where to write the loops (default: cache dir)")
-    s.add_argument("--keep", action="store_true", help="leave the loops playing at the end")
+    for row in _rows().values():
+        kw: Dict[str, Any] = {"help": row.help, "description": row.help, "parents": [common]}
+        if row.usage:
+            kw["usage"] = row.usage
+        if row.aliases:
+            kw["aliases"] = list(row.aliases)
+        s = sub.add_parser(row.name, **kw)
+        for a in row.args:
+            if isinstance(a, OneOf):
+                g = s.add_mutually_exclusive_group()
+                for x in a.args:
+                    g.add_argument(*x.flags, **x.kw)
+            else:
+                s.add_argument(*a.flags, **a.kw)
+        subcommands[row.name] = s
+        for alias in row.aliases:
+            subcommands[alias] = s
     return p
 
 
@@ -388,17 +781,6 @@ class _Out:
             print(json.dumps(obj, allow_nan=False), flush=True)
         else:
             print(text, flush=True)
-
-
-def _ev_json(ev: Event, **extra: Any) -> Dict[str, Any]:
-    d = {"ok": ev.ok}
-    d.update(ev.to_dict())
-    d.update(extra)
-    return d
-
-
-def _with_msg(text: str, ev: Event) -> str:
-    return "%s (%s)" % (text, ev.message) if ev.message else text
 
 
 def find_engine_binary() -> List[str]:
@@ -454,206 +836,6 @@ def _cmd_engine(args: argparse.Namespace, name: str) -> int:
     return EXIT_REJECTED  # pragma: no cover
 
 
-def _simple(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
-    c = args.command
-    slot = getattr(args, "slot", 0)
-    if c == "load":
-        path = os.path.abspath(args.file)
-        ev, res = rig._load(slot, path, LOAD_TIMEOUT if timeout is None else timeout)
-        out.emit(_with_msg("load %d: %s, %s" % (slot, os.path.basename(path), res.describe()), ev),
-                 _ev_json(ev, frames=res.frames, rate=res.rate, source_frames=res.source_frames,
-                          source_rate=res.source_rate, path=path))
-    elif c == "unload":
-        ev = rig.send("unload", slot, wait=True, timeout=timeout)
-        out.emit(_with_msg("unload %d: at frame %d" % (slot, ev.frame), ev), _ev_json(ev))
-    elif c in ("play", "stop") and isinstance(slot, int):
-        ev = rig.send(c, slot, at=args.at, quantize=args.quantize, wait=True, timeout=timeout)
-        verb = "starts" if c == "play" else "stops"
-        out.emit(_with_msg("%s %d: %s at frame %d" % (c, slot, verb, ev.frame), ev), _ev_json(ev))
-    elif c in ("play", "stop"):
-        return _play_stop_many(rig, out, args, timeout)
-    elif c == "gain":
-        ev = rig.send("gain", slot, value=args.db, at=args.at, wait=True, timeout=timeout)
-        out.emit(_with_msg("gain %d: %g dB at frame %d" % (slot, args.db, ev.frame), ev), _ev_json(ev, db=_jf(args.db)))
-    elif c == "pan":
-        ev = rig.send("pan", slot, value=args.pan, at=args.at, wait=True, timeout=timeout)
-        out.emit(_with_msg("pan %d: %g at frame %d" % (slot, args.pan, ev.frame), ev), _ev_json(ev, pan=_jf(args.pan)))
-    elif c in ("mute", "solo"):
-        ev = rig.send(c, slot, value=1.0 if args.on else 0.0, at=args.at, wait=True, timeout=timeout)
-        out.emit(_with_msg("%s %d: %s at frame %d" % (c, slot, "on" if args.on else "off", ev.frame), ev),
-                 _ev_json(ev, on=args.on))
-    elif c == "declick":
-        ev = rig.send("declick", 0, value=args.ms, wait=True, timeout=timeout)
-        out.emit(_with_msg("declick: %g ms at frame %d" % (args.ms, ev.frame), ev), _ev_json(ev, ms=_jf(args.ms)))
-    elif c == "tempo":
-        ev = rig.send("tempo", 0, value=args.bpm, at=args.at, quantize=args.quantize, wait=True, timeout=timeout)
-        out.emit(_with_msg("tempo: %g BPM at frame %d" % (args.bpm, ev.frame), ev), _ev_json(ev, bpm=_jf(args.bpm)))
-    elif c == "meter":
-        ev = rig.send("meter", 0, value=args.beats_per_bar, wait=True, timeout=timeout)
-        out.emit(_with_msg("meter: %d beats per bar at frame %d" % (args.beats_per_bar, ev.frame), ev),
-                 _ev_json(ev, beats_per_bar=args.beats_per_bar))
-    elif c == "loop-tempo":
-        off = args.bpm == "off"
-        bpm = 0.0 if off or args.bpm is None else args.bpm
-        beats = 0.0 if args.beats is None else args.beats
-        ev = rig.send("loop_tempo", slot, value=(bpm, beats), wait=True, timeout=timeout)
-        if off:
-            what = "off (plays at its own speed)"
-        elif args.beats is not None:
-            what = "%g beats" % beats
-        else:
-            what = "%g BPM" % bpm
-        out.emit(_with_msg("loop-tempo %d: %s at frame %d" % (slot, what, ev.frame), ev),
-                 _ev_json(ev, off=off, loop_bpm=None if off or args.beats is not None else _jf(bpm),
-                          loop_beats=None if args.beats is None else _jf(beats)))
-    elif c == "pitch":
-        semis = args.semitones + args.cents / 100.0
-        ev = rig.send("pitch", slot, value=semis, wait=True, timeout=timeout)
-        out.emit(_with_msg("pitch %d: %+g semitones at frame %d" % (slot, semis, ev.frame), ev),
-                 _ev_json(ev, semitones=_jf(semis)))
-    elif c == "mode":
-        ev = rig.send("mode", slot, value=MODES[args.mode], wait=True, timeout=timeout)
-        out.emit(_with_msg("mode %d: %s at frame %d" % (slot, args.mode, ev.frame), ev), _ev_json(ev, mode=args.mode))
-    elif c == "transport":
-        ev = rig.send("transport", 0, value=float(TRANSPORT_MODES[args.transport_mode]), wait=True, timeout=timeout)
-        out.emit(_with_msg("transport %s at frame %d" % (args.transport_mode, ev.frame), ev),
-                 _ev_json(ev, mode=args.transport_mode))
-    elif c == "ping":
-        t0 = time.monotonic()
-        ev = rig.send("ping", 0, wait=True, timeout=timeout)
-        rtt = (time.monotonic() - t0) * 1000.0
-        out.emit("ping: engine frame %d, round trip %.2f ms" % (ev.frame, rtt), _ev_json(ev, rtt_ms=round(rtt, 3)))
-    else:  # pragma: no cover
-        raise AssertionError(c)
-    return EXIT_OK
-
-
-def _play_stop_many(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
-    """``play 0 1 2`` / ``stop all``: one batch, so all take effect on the same frame."""
-    c = args.command
-    spec = "all" if args.slot == ["all"] else args.slot
-    slots, events = rig._slot_batch(c, spec, args.at, args.quantize, timeout)
-    what = "%s %s" % (c, " ".join(str(x) for x in args.slot))
-    if not slots:
-        if c == "play":
-            raise LooprigError("play all: no slot is loaded")
-        out.emit("stop all: no slot is playing", {"ok": True, "command": c, "slots": [], "frame": None,
-                                                  "frames": [], "answers": []})
-        return EXIT_OK
-    frames = [ev.frame for ev in events]
-    same = all(f == frames[0] for f in frames)
-    verb = "start" if c == "play" else "stop"
-    if same:
-        text = "%s: %d slot%s %s at frame %d" % (what, len(slots), "" if len(slots) == 1 else "s", verb + ("s" if len(slots) == 1 else ""), frames[0])
-    else:
-        text = "%s: %s at frames %s" % (what, verb, ", ".join("%d@%d" % (s, f) for s, f in zip(slots, frames)))
-    if spec == "all":
-        text += " (slots %s)" % " ".join(map(str, slots))
-    notes = sorted({n for ev in events for n in re.findall(r"\(([^()]*)\)", ev.message)})
-    if notes:
-        text += " (%s)" % "; ".join(notes)
-    out.emit(text, {"ok": True, "command": c, "slots": slots, "frame": frames[0] if same else None,
-                    "frames": frames, "answers": [ev.to_dict() for ev in events]})
-    return EXIT_OK
-
-
-# -- mixer and effects --------------------------------------------------------
-
-MIXER_COMMANDS = ("hp", "lp", "eq", "send", "group", "group-gain", "group-mute", "delay", "reverb", "master-gain",
-                  "param")
-
-_EQ_OPTIONS = (("low_freq", "eq-low-freq"), ("low", "eq-low-gain"), ("mid_freq", "eq-mid-freq"),
-               ("mid", "eq-mid-gain"), ("mid_q", "eq-mid-q"), ("high_freq", "eq-high-freq"),
-               ("high", "eq-high-gain"), ("eq_on", "eq-on"))
-_DELAY_OPTIONS = (("beats", "delay-beats"), ("ms", "delay-ms"), ("feedback", "delay-feedback"),
-                  ("lowcut", "delay-lowcut"), ("highcut", "delay-highcut"), ("pingpong", "delay-pingpong"),
-                  ("return_db", "delay-return"))
-_REVERB_OPTIONS = (("decay", "reverb-decay"), ("damping", "reverb-damping"), ("predelay", "reverb-predelay"),
-                   ("return_db", "reverb-return"))
-
-
-def mixer_values(args: argparse.Namespace) -> List[Any]:
-    """The ``(param name, value)`` pairs a mixer command line sets, in the order they are sent."""
-    c = args.command
-    if c in ("hp", "lp"):
-        pairs = [(c + "-freq", args.freq), (c + "-q", args.q), (c + "-on", not args.off)]
-    elif c == "eq":
-        pairs = [(name, getattr(args, opt)) for opt, name in _EQ_OPTIONS]
-    elif c == "send":
-        pairs = [("send%d-level" % args.bus, args.db), ("send%d-pre" % args.bus, args.pre)]
-    elif c == "group":
-        pairs = [("group", args.group)]
-    elif c == "group-gain":
-        pairs = [("group-gain", args.db)]
-    elif c == "group-mute":
-        pairs = [("group-mute", args.on)]
-    elif c == "delay":
-        pairs = [(name, getattr(args, opt)) for opt, name in _DELAY_OPTIONS]
-    elif c == "reverb":
-        pairs = [(name, getattr(args, opt)) for opt, name in _REVERB_OPTIONS]
-    elif c == "master-gain":
-        pairs = [("master-gain", args.db)]
-    elif c == "param":
-        from .params import lookup
-
-        pairs = [(lookup(args.param).name, args.value)]
-    else:  # pragma: no cover
-        raise AssertionError(c)
-    return [(n, v) for n, v in pairs if v is not None]
-
-
-def _cmd_mixer(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
-    from .params import lookup, to_value
-
-    c = args.command
-    sched = {"at": args.at, "quantize": args.quantize, "timeout": timeout}
-    slot = getattr(args, "slot", None) if c != "param" else args.slot
-    group = None
-    if c in ("hp", "lp"):
-        fn = rig.highpass if c == "hp" else rig.lowpass
-        frame = fn(args.slot, args.freq, args.q, on=not args.off, **sched)
-    elif c == "eq":
-        frame = rig.eq(args.slot, low_gain=args.low, low_freq=args.low_freq, mid_gain=args.mid,
-                       mid_freq=args.mid_freq, mid_q=args.mid_q, high_gain=args.high, high_freq=args.high_freq,
-                       on=args.eq_on, **sched)
-    elif c == "send":
-        frame = rig.fx_send(args.slot, args.bus, args.db, args.pre, **sched)
-    elif c == "group":
-        frame = rig.group(args.slot, args.group, **sched)
-    elif c == "group-gain":
-        slot, group = None, args.group
-        frame = rig.group_gain(args.group, args.db, **sched)
-    elif c == "group-mute":
-        slot, group = None, args.group
-        frame = rig.group_mute(args.group, args.on, **sched)
-    elif c == "delay":
-        slot = None
-        frame = rig.delay(beats=args.beats, ms=args.ms, feedback=args.feedback, lowcut=args.lowcut,
-                          highcut=args.highcut, pingpong=args.pingpong, return_db=args.return_db, **sched)
-    elif c == "reverb":
-        slot = None
-        frame = rig.reverb(decay=args.decay, damping=args.damping, predelay=args.predelay,
-                           return_db=args.return_db, **sched)
-    elif c == "master-gain":
-        slot = None
-        frame = rig.master_gain(args.db, **sched)
-    elif c == "param":
-        group = args.group
-        frame = rig.param(args.param, args.value, slot=args.slot, group=args.group, **sched)
-    else:  # pragma: no cover
-        raise AssertionError(c)
-    pairs = [(lookup(n), to_value(lookup(n), v)) for n, v in mixer_values(args)]
-    where = c
-    if slot is not None:
-        where += " %d" % slot
-    elif group is not None:
-        where += " group %d" % group
-    text = "%s: %s at frame %d" % (where, ", ".join("%s %s" % (p.name, p.format(v)) for p, v in pairs), frame)
-    out.emit(text, {"ok": True, "command": c, "slot": slot, "group": group, "frame": frame,
-                    "values": {p.name: _jf(v) for p, v in pairs}})
-    return EXIT_OK
-
-
 def _cmd_params(rig: Optional[Rig], out: _Out, args: argparse.Namespace, note: str = "") -> int:
     from .display import params_table
     from .params import param_table
@@ -692,18 +874,6 @@ def _cmd_params(rig: Optional[Rig], out: _Out, args: argparse.Namespace, note: s
         print(params_table([(p, v) for p, v, _ in rows], slot=args.slot, group=args.group,
                            values=published), flush=True)
     return EXIT_OK
-
-
-def _cmd_meter_reset(rig: Rig, out: _Out, timeout: Optional[float]) -> int:
-    ev = rig.send("meter_reset", 0, wait=True, timeout=timeout)
-    out.emit(_with_msg("meter-reset: at frame %d" % ev.frame, ev) if ev.message else
-             "meter-reset: peak holds and integrated loudness restart at frame %d" % ev.frame,
-             _ev_json(ev))
-    return EXIT_OK
-
-
-def _jf(v: float) -> Optional[float]:
-    return v if v == v and v not in (float("inf"), float("-inf")) else None
 
 
 def _cmd_status(rig: Rig, out: _Out, args: argparse.Namespace) -> int:
@@ -849,46 +1019,15 @@ def parse_args(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.A
     parser = parser or build_parser()
     _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
+    rows = _rows()
+    row = rows.get(args.command)
+    if row is None:  # an alias
+        row = next(r for r in rows.values() if args.command in r.aliases)
+        args.command = row.name
     sub = getattr(parser, "subcommands", {}).get(args.command, parser)
-    if args.command in ("play", "stop"):
-        if "all" in args.slot and len(args.slot) > 1:
-            sub.error("give slot numbers or 'all', not both")
-        if len(args.slot) == 1 and args.slot != ["all"]:
-            args.slot = args.slot[0]  # one slot: the single-command form
-    elif args.command == "loop-tempo":
-        if args.bpm is None and args.beats is None:
-            sub.error("give the loop's BPM, --beats N, or 'off'")
-        if args.bpm is not None and args.beats is not None:
-            sub.error("give the loop's BPM, --beats N or 'off', not more than one")
-    elif args.command in ("hp", "lp"):
-        if args.freq is None and not args.off:
-            sub.error("give the cutoff FREQ in Hz, or --off")
-    elif args.command in ("eq", "delay", "reverb"):
-        if not mixer_values(args):
-            opts = [a.option_strings[0] for a in sub._actions
-                    if a.option_strings and a.dest not in ("help", "name", "timeout", "json", "at", "quantize")]
-            sub.error("nothing to set: give at least one of %s" % ", ".join(opts))
-    elif args.command == "param":
-        _check_param_args(args, sub)
+    if row.check is not None:
+        row.check(args, sub)
     return args
-
-
-def _check_param_args(args: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
-    """Name, target and value of `param` are checked before attaching (usage errors, exit 2)."""
-    from .params import check_target, lookup, to_value
-
-    try:
-        p = lookup(args.param)
-    except LibraryNotFound:
-        return  # reported when attaching
-    except ValueError as e:
-        sub.error(str(e))
-    try:
-        check_target(p, args.slot, args.group)
-        to_value(p, args.value)
-    except ValueError as e:
-        msg = str(e).replace("slot=N, CLI --slot N", "--slot N").replace("group=G, CLI --group G", "--group G")
-        sub.error(msg)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -899,15 +1038,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     name = args.name or default_name()
     timeout = args.timeout
     out = _Out(json_mode)
+    row = _rows()[args.command]
 
-    if args.command == "engine":
-        return _cmd_engine(args, name)
+    if row.engine == "none":
+        assert row.run is not None
+        return row.run(None, out, args, timeout)
 
-    if args.command == "params":
+    if row.engine == "optional":
+        assert row.run is not None
         # The table comes from the library: without an engine it is still listed (no values).
         try:
             with Rig(name=name, timeout=5.0 if timeout is None else timeout, wait=args.wait) as rig:
-                return _cmd_params(rig, out, args)
+                return row.run(rig, out, args, timeout)
         except EngineNotRunning as e:
             try:
                 return _cmd_params(None, out, args, note=str(e).split(";")[0])
@@ -921,19 +1063,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     try:
         with Rig(name=name, timeout=5.0 if timeout is None else timeout, wait=args.wait) as rig:
-            if args.command == "status":
-                return _cmd_status(rig, out, args)
-            if args.command == "meters":
-                return _cmd_meters(rig, out, args)
-            if args.command == "demo":
-                return _cmd_demo(rig, out, args, timeout)
-            if args.command in MIXER_COMMANDS:
-                return _cmd_mixer(rig, out, args, timeout)
-            if args.command == "params":
-                return _cmd_params(rig, out, args)
-            if args.command == "meter-reset":
-                return _cmd_meter_reset(rig, out, timeout)
-            return _simple(rig, out, args, timeout)
+            if row.run is not None:
+                return row.run(rig, out, args, timeout)
+            assert row.call is not None and row.show is not None
+            text, obj = row.show(args, row.call(rig, args, timeout))
+            out.emit(text, obj)
+            return EXIT_OK
     except CommandRejected as e:
         return _error("%s (%s)" % (e.message, e.code_name), EXIT_REJECTED, json_mode,
                       code=e.code, code_name=e.code_name, message=e.message, slot=e.slot, command=e.command)

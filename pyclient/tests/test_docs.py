@@ -34,10 +34,11 @@ def _block(word):
 
 def test_python_examples_run(engine, sine_wav, tmp_path):
     blocks = _blocks()
-    assert len(blocks) == 6
-    # musical time and the mixer run on private engines (tempo, effects and master are engine-wide);
-    # the meters example needs a Rig: test_meters_example
-    blocks = [b for b in blocks if "rig.tempo(" not in b and "rig.highpass(" not in b and "m.groups" not in b]
+    assert len(blocks) == 7
+    # musical time, the mixer and the futures run on private engines (tempo, effects and master are
+    # engine-wide; the futures example plays and stops); the meters example needs a Rig: test_meters_example
+    blocks = [b for b in blocks if "rig.tempo(" not in b and "rig.highpass(" not in b and "m.groups" not in b
+              and "rig.nowait" not in b]
     assert len(blocks) == 3
     first = blocks[0].replace('name="looprig"', "name=%r" % engine.name).replace('"loop.wav"', repr(str(sine_wav)))
     out = _run(first, tmp_path)
@@ -84,3 +85,16 @@ def test_mixer_and_meters_examples(engine_factory, sine_wav, tmp_path):
     code = "import looprig\nrig = looprig.attach(%r)\n" % eng.name + meters
     out = _run(code, tmp_path).splitlines()
     assert len(out) == 1 + 8
+
+
+def test_futures_example(engine_factory, sine_wav, tmp_path):
+    import looprig
+
+    eng = engine_factory()
+    with looprig.attach(eng.name) as r:
+        r.load(0, sine_wav)
+        r.load(1, sine_wav)
+    block = _block("rig.nowait")
+    out = _run(block.replace('name="looprig"', "name=%r" % eng.name), tmp_path).splitlines()
+    assert len(out) == 2 and out[0].startswith("starts at frame "), out
+    assert out[1] == "gain slot 1 at frame %s | slot 99 out of range (0..31)" % out[1].split()[5], out

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import struct
-import threading
 import time
 
 import pytest
@@ -24,7 +23,7 @@ from looprig import CommandRejected, LooprigError
 from looprig._ffi import ffi, get_lib
 from looprig._names import COMMANDS
 from looprig.cli import mixer_values, parse_args
-from looprig.client import PARAM_MARGIN_PERIODS, Event
+from looprig.client import PARAM_MARGIN_PERIODS
 from looprig.display import meter_lines, params_table, status_table
 from looprig.meters import Meters, area_layout, dbfs
 from looprig.params import (
@@ -43,6 +42,7 @@ from looprig.params import (
     to_value,
 )
 from conftest import RATE, Engine, require_library, run_cli
+from fakes import FRAME_TIME, PERIOD, Wire, make_rig
 
 np = pytest.importorskip("numpy")
 
@@ -198,102 +198,7 @@ def test_format():
     assert lookup("hp-freq").format(None) == "-"
 
 
-# -- the commands each call puts into the ring --------------------------------------
-
-FRAME_TIME = 1_000_000
-PERIOD = 256
-
-
-class Wire:
-    """A Rig without an engine: records the bytes of each command pushed and answers
-    each with an ACK (frame = at_frame, or FRAME_TIME + PERIOD without AT), or an
-    ERROR for the command ids in ``reject``."""
-
-    def __init__(self):
-        self.cmds = []  # raw bytes of each lr_command
-        self.reject = {}  # index of the command -> message
-        self.order = []  # "push i" / "wait i", to check: every push before the first wait
-        self._events = {}
-
-    def push(self, cmd, deadline, timeout):
-        raw = bytes(ffi.buffer(cmd))
-        i = len(self.cmds)
-        self.cmds.append(raw)
-        self.order.append("push %d" % i)
-        cid = 100 + i
-        keep = bytearray(raw)
-        c = ffi.cast("lr_command *", ffi.from_buffer(keep))
-        lib = get_lib()
-        at = int(c.at_frame) if c.flags & lib.LR_CMD_F_AT else FRAME_TIME + PERIOD
-        if i in self.reject:
-            self._events[cid] = Event(cid, 2, int(c.type), int(c.slot), lib.LR_E_BAD_VALUE, 0, (0.0, 0.0), i,
-                                      self.reject[i])
-        else:
-            self._events[cid] = Event(cid, 1, int(c.type), int(c.slot), 0, at, (0.0, 0.0), i, "")
-        return cid
-
-    def wait(self, cid, timeout=None, raise_on_error=True):
-        self.order.append("wait %d" % (cid - 100))
-        ev = self._events.pop(cid)
-        if raise_on_error and not ev.ok:
-            raise CommandRejected(ev.code, ev.code_name, ev.message, ev.slot, ev.command_name, ev.id)
-        return ev
-
-    def decoded(self):
-        """The recorded commands as dicts of their fields."""
-        out = []
-        for raw in self.cmds:
-            keep = bytearray(raw)
-            c = ffi.cast("lr_command *", ffi.from_buffer(keep))
-            out.append({
-                "type": int(c.type), "flags": int(c.flags), "slot": int(c.slot), "param": int(c.param),
-                "value": float(c.value[0]), "at": int(c.at_frame), "quantize": int(c.quantize),
-                "quantize_arg": int(c.quantize_arg),
-            })
-        return out
-
-
-class FakeRig(looprig.Rig):
-    """A Rig attached to nothing (see make_rig); repr must not call into the C library."""
-
-    def __repr__(self):
-        return "<FakeRig>"
-
-    @property
-    def alive(self):
-        return True
-
-
-def make_rig(wire, meter_area=None, slot_count=4):
-    """A Rig attached to nothing: its transport is ``wire``; its header says FRAME_TIME,
-    PERIOD; ``meter_area`` (a bytearray laid out by area_layout) stands in for the segment."""
-    rig = FakeRig.__new__(FakeRig)
-    rig.name = "fake"
-    rig.timeout = 1.0
-    rig._lib = get_lib()
-    rig._lock = threading.RLock()
-    rig._state = {"attached": True, "pid": os.getpid()}
-    rig._client = ffi.NULL
-    hdr = ffi.new("lr_header *")
-    hdr.frame_time = FRAME_TIME
-    hdr.buffer_size = PERIOD
-    hdr.slot_count = slot_count
-    rig._hdr = hdr
-    rig._push = wire.push
-    rig.wait = wire.wait
-    lay = area_layout(slot_count)
-    if meter_area is None:
-        meter_area = bytearray(lay["size"])
-    rig._area = meter_area
-    rig._base = ffi.from_buffer(meter_area)
-    rig._meters_offset = 0
-    rig._meter_size = lay["size"]
-    rig._sm_off, rig._si_off = lay["slot_meters"], lay["slot_infos"]
-    rig._mix_off, rig._sp_off = lay["mix_meter"], lay["slot_params"]
-    rig._slot_count = slot_count
-    rig._meter_snapshot = lambda: bytearray(meter_area)
-    return rig
-
+# -- the commands each call puts into the ring (fakes.Wire: a Rig attached to nothing) ------
 
 @pytest.fixture
 def wire():
@@ -394,7 +299,7 @@ def _same_frame(wire, at=None):
     expect = FRAME_TIME + PARAM_MARGIN_PERIODS * PERIOD if at is None else at
     assert all(x["flags"] == lib.LR_CMD_F_AT and x["at"] == expect for x in d), d
     pushes = [i for i, o in enumerate(wire.order) if o.startswith("push")]
-    waits = [i for i, o in enumerate(wire.order) if o.startswith("wait")]
+    waits = [i for i, o in enumerate(wire.order) if o.startswith("answer")]
     assert max(pushes) < min(waits)
     return expect
 
@@ -500,7 +405,7 @@ def test_rejection_after_all_answers(frig, wire):
         frig.eq(0, low_gain=1, mid_gain=9, high_gain=1)
     assert ei.value.message == "eq-mid-gain: slot 0 out of range (0..-1)"
     assert ei.value.command == "param" and ei.value.code_name == "LR_E_BAD_VALUE"
-    assert [o for o in wire.order if o.startswith("wait")] == ["wait 0", "wait 1", "wait 2"]
+    assert [o for o in wire.order if o.startswith("answer")] == ["answer 0", "answer 1", "answer 2"]
 
 
 @pytest.mark.parametrize("call, message", [
@@ -707,7 +612,7 @@ def test_dbfs_helper():
 
 def test_param_value_reads_the_segment(wire):
     buf, lay = synthetic_area()
-    rig = make_rig(wire, meter_area=buf)
+    rig = make_rig(Wire(meter_area=buf))
     assert rig.param_value("hp-freq", slot=1) == 120.0
     assert rig.param_value("hp-freq", 0) == 80.0
     assert rig.param_value("group-gain", group=5) == -6.0
@@ -722,7 +627,7 @@ def test_param_value_reads_the_segment(wire):
     assert rig.params() == param_table() and all(isinstance(p, Param) for p in rig.params())
     m = rig.meters()
     assert m.param("hp-freq", slot=1) == 120.0
-    empty = make_rig(wire, meter_area=synthetic_area(published=False)[0])
+    empty = make_rig(Wire(meter_area=synthetic_area(published=False)[0]))
     with pytest.raises(LooprigError, match="publishes no param values"):
         empty.param_value("master-gain")
 
@@ -1067,21 +972,10 @@ def test_e2e_convenience_calls_show_in_the_segment(xrig):
 
 def test_e2e_several_values_change_in_one_frame(xrig):
     """A call that sets several params: every value is acked for one frame."""
-    wire_frames = []
-    orig = xrig.wait
-
-    def spy(cid, timeout=None, raise_on_error=True):
-        ev = orig(cid, timeout, raise_on_error)
-        wire_frames.append(ev.frame)
-        return ev
-
-    xrig.wait = spy
-    try:
-        before = xrig.frame_time
-        f = xrig.eq(2, low_gain=1, mid_gain=1, high_gain=1)
-    finally:
-        del xrig.wait
-    assert len(wire_frames) == 3 and set(wire_frames) == {f}
+    before = xrig.frame_time
+    f = xrig.eq(2, low_gain=1, mid_gain=1, high_gain=1)
+    assert [ev.frame for ev in f.events] == [f.frame] * 3 and f.ok  # the answer carries every ack
+    assert list(f.values) == ["eq-low-gain", "eq-mid-gain", "eq-high-gain"]
     assert before < f <= before + (PARAM_MARGIN_PERIODS + 1) * xrig.buffer_size
     xrig.eq(2, low_gain=0, mid_gain=0, high_gain=0)
 

@@ -23,6 +23,7 @@ from looprig.cli import parse_args
 from looprig.display import status_table, tempo_line
 from looprig.meters import Meters, area_layout
 from conftest import RATE, Engine, require_library, run_cli
+from fakes import FRAME_TIME, PERIOD, Wire, make_rig
 
 np = pytest.importorskip("numpy")
 
@@ -70,87 +71,97 @@ def test_parse_quantize_beat_bar_rejects(spec):
         looprig.parse_quantize(spec)
 
 
-class _Recorder:
-    """Stands in for a Rig's transport: records what each method would send."""
-
-    def __init__(self):
-        self.sent = []
-
-    def __call__(self, command, slot, timeout, **kw):
-        self.sent.append((command, slot, kw))
-
-        class _Ev:
-            frame = 1234
-
-        return _Ev()
+def _sent(wire):
+    """``(command name, slot, value tuple, at or None, quantize spec)`` of each recorded command."""
+    lib = get_lib()
+    names = {v: k for k, v in COMMANDS.items()}
+    out = []
+    for d in wire.decoded():
+        at = d["at"] if d["flags"] & lib.LR_CMD_F_AT else None
+        out.append((names[d["type"]], d["slot"], d["values"], at, (d["quantize"], d["quantize_arg"])))
+    return out
 
 
 @pytest.fixture
 def fake_rig():
-    rig = looprig.Rig.__new__(looprig.Rig)
-    rec = _Recorder()
-    rig._do = rec  # type: ignore[method-assign]
-    return rig, rec
+    """A Rig attached to nothing (fakes.Wire): each call's command is recorded and ACKed."""
+    require_library()
+    wire = Wire()
+    return make_rig(wire), wire
 
 
 def test_tempo_meter_values(fake_rig):
-    rig, rec = fake_rig
-    assert rig.tempo(96.5) == 1234
-    assert rig.tempo(120, at=480000, quantize="bar:2") == 1234
-    assert rig.meter(3) == 1234
-    assert rec.sent == [
-        ("tempo", 0, {"value": 96.5, "at": None, "quantize": None}),
-        ("tempo", 0, {"value": 120.0, "at": 480000, "quantize": "bar:2"}),
-        ("meter", 0, {"value": 3.0}),
+    rig, wire = fake_rig
+    assert rig.tempo(96.5) == FRAME_TIME + PERIOD
+    assert rig.tempo(120, at=480000, quantize="bar:2") == 480000
+    assert rig.meter(3) == FRAME_TIME + PERIOD
+    assert _sent(wire) == [
+        ("tempo", 0, (96.5, 0.0), None, (QUANTIZE["none"], 0)),
+        ("tempo", 0, (120.0, 0.0), 480000, (QUANTIZE["bar"], 2)),
+        ("meter", 0, (3.0, 0.0), None, (QUANTIZE["none"], 0)),
     ]
 
 
 def test_loop_tempo_forms(fake_rig):
-    rig, rec = fake_rig
+    rig, wire = fake_rig
     rig.loop_tempo(2, 96)
     rig.loop_tempo(2, beats=16)
     rig.loop_tempo(2, None)
     rig.loop_tempo(2)
     rig.loop_tempo(2, bpm=87.5)
-    assert [kw["value"] for _, _, kw in rec.sent] == [(96.0, 0.0), (0.0, 16.0), (0.0, 0.0), (0.0, 0.0), (87.5, 0.0)]
-    assert all(c == "loop_tempo" and s == 2 for c, s, _ in rec.sent)
+    assert [v for _, _, v, _, _ in _sent(wire)] == [(96.0, 0.0), (0.0, 16.0), (0.0, 0.0), (0.0, 0.0), (87.5, 0.0)]
+    assert all(c == "loop_tempo" and s == 2 for c, s, _, _, _ in _sent(wire))
     with pytest.raises(ValueError):
         rig.loop_tempo(2, 96, beats=16)
     with pytest.raises(TypeError):
         rig.loop_tempo(2, 96, 16)  # beats is keyword-only
-    assert len(rec.sent) == 5  # nothing sent for the errors
+    assert len(wire.cmds) == 5  # nothing sent for the errors
 
 
 def test_pitch_and_mode_values(fake_rig):
-    rig, rec = fake_rig
+    rig, wire = fake_rig
     rig.pitch(1, -7, cents=-30)
     rig.pitch(1, 12)
     rig.pitch(1, 0, 50)
     rig.mode(1, "varispeed")
     rig.mode(1, "STRETCH")
     rig.mode(1, 5)  # raw values are the engine's to reject
-    vals = [kw["value"] for _, _, kw in rec.sent]
+    vals = [v[0] for _, _, v, _, _ in _sent(wire)]
     assert vals[:3] == [pytest.approx(-7.3), 12.0, 0.5]
     assert vals[3:] == [1.0, 0.0, 5.0]
-    assert [c for c, _, _ in rec.sent] == ["pitch"] * 3 + ["mode"] * 3
+    assert [c for c, _, _, _, _ in _sent(wire)] == ["pitch"] * 3 + ["mode"] * 3
     with pytest.raises(ValueError, match="unknown mode"):
         rig.mode(1, "fast")
-    assert len(rec.sent) == 6
+    assert len(wire.cmds) == 6
+
+
+def test_answers_carry_what_was_set(fake_rig):
+    """Each method returns the engine's answer: an int (the frame) with the values it set."""
+    rig, wire = fake_rig
+    a = rig.pitch(1, -7, cents=-30)
+    assert isinstance(a, looprig.Answer) and a == a.frame == FRAME_TIME + PERIOD
+    assert a.ok and a.code == 0 and a.code_name == "LR_OK" and a.command == "pitch" and a.slot == 1
+    assert a.values == {"semitones": pytest.approx(-7.3)} and a.event.id == a.ids[0]
+    assert rig.mode(0, 1).values == {"mode": "varispeed"}
+    assert rig.loop_tempo(0, beats=8).values == {"off": False, "loop_bpm": None, "loop_beats": 8.0}
+    assert rig.loop_tempo(0).values == {"off": True, "loop_bpm": None, "loop_beats": None}
+    assert rig.tempo(100, at=FRAME_TIME + 5) + 1 == FRAME_TIME + 6  # int arithmetic: a plain int
+    assert json.loads(json.dumps({"frame": rig.meter(4)})) == {"frame": FRAME_TIME + PERIOD}
 
 
 def test_commands_built_with_beat_bar_quantize():
     require_library()
-    rig = looprig.Rig.__new__(looprig.Rig)
-    rig._lib = get_lib()
-    lib = rig._lib
-    cmd = rig._build("tempo", 0, 140.0, None, 1000, "bar:2")
+    from looprig.commands import build_command
+
+    lib = get_lib()
+    cmd = build_command("tempo", 0, 140.0, None, 1000, "bar:2")
     assert (cmd.type, cmd.flags, cmd.at_frame, cmd.quantize, cmd.quantize_arg) == (
         lib.LR_CMD_TEMPO, lib.LR_CMD_F_AT, 1000, lib.LR_Q_BAR, 2)
     assert cmd.value[0] == 140.0
-    cmd = rig._build("loop-tempo", 3, (0.0, 16.0), None, None, "beat")
+    cmd = build_command("loop-tempo", 3, (0.0, 16.0), None, None, "beat")
     assert (cmd.type, cmd.slot, cmd.quantize, cmd.quantize_arg) == (lib.LR_CMD_LOOP_TEMPO, 3, lib.LR_Q_BEAT, 1)
     assert (cmd.value[0], cmd.value[1]) == (0.0, 16.0)
-    cmd = rig._build("play", 0, None, None, None, ("bar", 4))
+    cmd = build_command("play", 0, None, None, None, ("bar", 4))
     assert (cmd.quantize, cmd.quantize_arg) == (lib.LR_Q_BAR, 4)
 
 
