@@ -639,11 +639,12 @@ def _commands() -> List[Command]:
                 call=lambda rig, a, t: rig.tempo(a.bpm, at=a.at, quantize=a.quantize, timeout=t),
                 show=lambda a, ans: _said("tempo: %g BPM at frame %d" % (ans.values["bpm"], ans.frame), ans,
                                           bpm=_jf(ans.values["bpm"]))),
-        Command("meter", "set the beats per bar of the master grid (1..32)",
+        Command("time-signature", "set the beats per bar of the master grid (1..32)", aliases=("meter",),
                 args=[arg("beats_per_bar", type=_integer, metavar="N")],
-                call=lambda rig, a, t: rig.meter(a.beats_per_bar, timeout=t),
-                show=lambda a, ans: _said("meter: %d beats per bar at frame %d" % (ans.values["beats_per_bar"],
-                                                                                    ans.frame), ans,
+                call=lambda rig, a, t: rig.time_signature(a.beats_per_bar, timeout=t),
+                # the spelling the user typed leads the line ("meter" is the old one)
+                show=lambda a, ans: _said("%s: %d beats per bar at frame %d" % (getattr(a, "spelled", a.command), ans.values["beats_per_bar"],
+                                                                                 ans.frame), ans,
                                           beats_per_bar=ans.values["beats_per_bar"])),
         Command("loop-tempo", "make a slot follow the master tempo: its own BPM, its length in beats, or off",
                 usage="%(prog)s SLOT BPM | %(prog)s SLOT --beats N | %(prog)s SLOT off",
@@ -946,7 +947,7 @@ def _cmd_meters(rig: Rig, out: _Out, args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[float]) -> int:
-    from .demo import LOOPS, render_loops
+    from .demo import LOOPS, write_loops
 
     def say(msg: str) -> None:
         if out.json:
@@ -954,7 +955,7 @@ def _cmd_demo(rig: Rig, out: _Out, args: argparse.Namespace, timeout: Optional[f
         else:
             print(msg, flush=True)
 
-    paths = render_loops(Path(args.dir) if args.dir else None)
+    paths = write_loops(Path(args.dir) if args.dir else None)
     first = args.first_slot
     n = min(len(LOOPS), rig.slot_count - first)
     if n <= 0:
@@ -1020,6 +1021,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, parser: Optional[argparse.A
     _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
     rows = _rows()
+    args.spelled = args.command  # as typed: an old spelling leads its own output line
     row = rows.get(args.command)
     if row is None:  # an alias
         row = next(r for r in rows.values() if args.command in r.aliases)

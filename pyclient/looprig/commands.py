@@ -518,14 +518,19 @@ class CommandMethods(CommandHost):
         return self._one("tempo", 0, timeout, {"bpm": float(bpm)},  # type: ignore[no-any-return]
                          value=float(bpm), at=at, quantize=quantize)
 
-    def meter(self, beats_per_bar: int, timeout: Optional[float] = None) -> Answer:
+    def time_signature(self, beats_per_bar: int, timeout: Optional[float] = None) -> Answer:
         """Set the beats per bar of the master grid (the engine accepts 1..32).
 
         Bars restart at the bar the change falls in. Returns the answer (an
         int: the frame it takes effect at).
         """
-        return self._one("meter", 0, timeout, {"beats_per_bar": beats_per_bar},  # type: ignore[no-any-return]
+        return self._one("time_signature", 0, timeout, {"beats_per_bar": beats_per_bar},  # type: ignore[no-any-return]
                          value=float(beats_per_bar))
+
+    def meter(self, beats_per_bar: int, timeout: Optional[float] = None) -> Answer:
+        """The old name of :meth:`time_signature` (kept for scripts; "meter" now
+        names only the level meters)."""
+        return self.time_signature(beats_per_bar, timeout)
 
     def loop_tempo(
         self,

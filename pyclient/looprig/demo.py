@@ -1,7 +1,7 @@
 """Demo material: a few short loops that line up (2 bars at 120 BPM).
 
 Every loop is exactly 8 beats = 4.0 s long, so at 48 kHz it is 192000 frames;
-the pad is rendered at 44.1 kHz (176400 frames) to show the engine's
+the pad is synthesized at 44.1 kHz (176400 frames) to show the engine's
 resampling: it plays exactly as long as the others.  Notes that ring past the
 loop end are folded back onto its start, so every loop is seamless.
 """
@@ -16,7 +16,7 @@ from typing import Any, Callable, List, Optional
 
 from .wavfile import write_wav_float
 
-__all__ = ["DemoLoop", "LOOPS", "BPM", "BEATS", "render_loops", "default_cache_dir"]
+__all__ = ["DemoLoop", "LOOPS", "BPM", "BEATS", "write_loops", "render_loops", "default_cache_dir"]
 
 BPM = 120.0
 BEATS = 8  # 2 bars of 4/4
@@ -35,15 +35,15 @@ class DemoLoop:
         Sample rate of the file.
     gain_db, pan : float
         Mix settings the demo applies.
-    render : callable
-        ``render(np, rate, frames) -> ndarray (frames, 2)``.
+    synth : callable
+        ``synth(np, rate, frames) -> ndarray (frames, 2)``.
     """
 
     name: str
     rate: int
     gain_db: float
     pan: float
-    render: Callable[[Any, int, int], Any]
+    synth: Callable[[Any, int, int], Any]
 
     def frames(self) -> int:
         """Loop length in frames at the file's rate."""
@@ -208,15 +208,17 @@ def default_cache_dir() -> Path:
     return p
 
 
-def render_loops(directory: Optional[Path] = None, force: bool = False) -> List[Path]:
-    """Render the demo loops as 32-bit float WAV files (cached).
+def write_loops(directory: Optional[Path] = None, force: bool = False) -> List[Path]:
+    """Synthesize the demo loops and write them as 32-bit float WAV files (cached).
+
+    ("Render" in looprig means only the engine's steady-state stretch of a loop.)
 
     Parameters
     ----------
     directory : pathlib.Path, optional
         Where to write (default :func:`default_cache_dir`).
     force : bool
-        Re-render even if the files exist.
+        Write them again even if the files exist.
 
     Returns
     -------
@@ -231,10 +233,14 @@ def render_loops(directory: Optional[Path] = None, force: bool = False) -> List[
     for loop in LOOPS:
         p = d / ("%s.wav" % loop.name)
         if force or not p.exists():
-            data = loop.render(np, loop.rate, loop.frames())
+            data = loop.synth(np, loop.rate, loop.frames())
             peak = float(np.max(np.abs(data))) or 1.0
             if peak > 0.9:
                 data = data * (0.9 / peak)
             write_wav_float(p, data.astype(np.float32), loop.rate)
         paths.append(p)
     return paths
+
+
+#: The old name of :func:`write_loops`.
+render_loops = write_loops

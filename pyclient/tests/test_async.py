@@ -261,7 +261,7 @@ def test_e2e_errors(rig):
     assert bad_slot.exception().code_name == "LR_E_BAD_SLOT" and "slot 99 out of range" in bad_slot.exception().message
     assert bad_value.exception().message == "tempo 10 is out of range (20..400 BPM)"
     assert empty.exception().code_name == "LR_E_NOT_LOADED"
-    assert good.result().message == "meter 4 beats per bar"
+    assert good.result().message == "time signature: 4 beats per bar"
 
 
 def test_e2e_full_ring_queues_then_drains_in_order(own):
