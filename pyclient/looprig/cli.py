@@ -485,6 +485,8 @@ def _help(p: Param) -> str:
         return p.help
     unit = " " + p.unit if p.unit and p.unit != "Q" else ""
     off = ", off = %g" % OFF_DB if p.unit == "dB" and p.min <= OFF_DB else ""
+    if p.zero_off:
+        off = ", or 0 = off"
     return "%s (%s..%s%s%s; default %s)" % (p.help, _num(p.min), _num(p.max), unit, off, _num(p.default))
 
 

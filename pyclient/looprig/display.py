@@ -247,7 +247,8 @@ def params_table(rows: List[Any], slot: int = 0, group: int = 0, values: bool = 
                  % ("name", "target", "kind", "unit", "min", "max", "default", "value", "help"))
     for p, v in rows:
         lines.append("%-16s %-6s %-10s %-6s %8s %8s %10s %10s  %s" % (
-            p.name, p.target, p.kind, p.unit, _num(p.min), _num(p.max), _short(p, p.default),
+            p.name, p.target, p.kind, p.unit, ("0|" if p.zero_off else "") + _num(p.min), _num(p.max),
+            _short(p, p.default),
             _short(p, v) if values else "-", p.help))
     return "\n".join(ln.rstrip() for ln in lines)
 
