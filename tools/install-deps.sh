@@ -5,11 +5,14 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build pkg-config g++ libjack-jackd2-dev libboost-dev librubberband-dev
-  libsndfile1-dev libsamplerate0-dev libebur128-dev libfmt-dev doctest-dev
+  libsndfile1-dev libsamplerate0-dev libebur128-dev libfmt-dev doctest-dev liblo-dev nlohmann-json3-dev
   # run
   jackd2 python3 python3-cffi python3-numpy
+  # GUI (looprig gui)
+  python3-pyqt6 python3-pyqtgraph fonts-dejavu-core
   # test
-  python3-pytest python3-jack-client python3-venv python3-setuptools python3-pip sox clang libclang-rt-14-dev
+  python3-pytest python3-jack-client python3-venv python3-setuptools python3-pip sox clang libclang-rt-14-dev python3-liblo
+  python3-pytestqt xvfb xauth
 )
 missing=()
 for p in "${packages[@]}"; do

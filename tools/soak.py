@@ -150,8 +150,12 @@ def sender(engine: str, index: int, rate: float, seconds: float, go: float, slot
 
 
 class Jackd:
-    def __init__(self, realtime: bool, period: int):
-        self.name = "lrsoak-%d" % os.getpid()
+    """A private ``jackd -d dummy`` (server ``PREFIX-PID``) with its log in a
+    file, and the late/drv line counting of docs/BENCHMARKS.md (also used by
+    tools/session-bench)."""
+
+    def __init__(self, realtime: bool, period: int, prefix: str = "lrsoak"):
+        self.name = "%s-%d" % (prefix, os.getpid())
         self.log_path = Path(tempfile.gettempdir()) / ("%s.jackd.log" % self.name)
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1",
                         JACK_NO_START_SERVER="1")
@@ -207,8 +211,8 @@ class Jackd:
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                sys.stderr.write("soak: jackd %s (pid %d) ignored SIGTERM for 30 s; left running\n"
-                                 % (self.name, self.proc.pid))
+                sys.stderr.write("%s: jackd %s (pid %d) ignored SIGTERM for 30 s; left running\n"
+                                 % (Path(sys.argv[0]).name, self.name, self.proc.pid))
                 return
         self._log.close()
         import glob
@@ -251,19 +255,21 @@ def rt_threads(pid: int) -> dict:
     return out
 
 
-def make_loops(d: Path, n: int) -> list:
+def make_loops(d: Path, n: int, seconds: float = 0.0, stem: str = "soak") -> list:
+    """``n`` different stereo float WAVs at 48 kHz in ``d``: 1.3 .. 3.1 s, all
+    of different lengths, or all ``seconds`` long when given."""
     import numpy as np
 
     rnd = np.random.default_rng(1234)
     paths = []
     for i in range(n):
-        frames = 62400 + 2731 * i  # 1.3 .. 3.1 s, all different
+        frames = int(round(seconds * RATE)) if seconds > 0 else 62400 + 2731 * i  # 1.3 .. 3.1 s, all different
         t = np.arange(frames) / RATE
         f = 55.0 * 2 ** (i / 7.0)
         env = np.exp(-4.0 * (t % 0.5))
         x = 0.25 * np.sin(2 * np.pi * f * t) * env + 0.03 * rnd.standard_normal(frames)
         stereo = np.stack([x, np.roll(x, 37)], axis=1).astype(np.float32)
-        p = d / ("soak%02d.wav" % i)
+        p = d / ("%s%02d.wav" % (stem, i))
         _write_wav_float(p, stereo)
         paths.append(p)
     return paths
@@ -332,6 +338,40 @@ def reference_window(jack: Jackd, seconds: float, clients: int, rate: float) -> 
     return r
 
 
+def start_engine(env: dict, name: str, slots: int, log_path: Path, extra: tuple = ()) -> subprocess.Popen:
+    """``looprigd --name NAME --slots N`` ($LOOPRIGD, else build/engine/looprigd)
+    on the server of ``env``, its output to ``log_path``."""
+    engine_bin = os.environ.get("LOOPRIGD") or str(REPO / "build" / "engine" / "looprigd")
+    with open(log_path, "wb") as err:
+        return subprocess.Popen([engine_bin, "--name", name, "--slots", str(slots), *extra], env=env,
+                                stdout=err, stderr=subprocess.STDOUT)
+
+
+def stop_engine(engine: subprocess.Popen):
+    """SIGTERM, then SIGKILL after 10 s; its exit status or "killed after 10 s"."""
+    if engine.poll() is not None:
+        return engine.returncode
+    engine.send_signal(signal.SIGTERM)
+    try:
+        return engine.wait(10)
+    except subprocess.TimeoutExpired:
+        engine.kill()
+        engine.wait(5)
+        return "killed after 10 s"
+
+
+def late_floor(ref_events: int, ref_seconds: float, seconds: float) -> int:
+    """The most late cycles of its own an engine may show in ``seconds`` given
+    ``ref_events`` disturbances (driver overruns + the reference client's own
+    late cycles) in a reference window of ``ref_seconds``: the reference rate at
+    its ~97.5 % upper confidence bound for a Poisson count k
+    (k + 2 + 2*sqrt(k + 1): 4 for k = 0, exact bound 3.7; 18.6 for k = 10,
+    exact 18.4), scaled to ``seconds``. A count of 0 in 20 s is not a proven
+    rate of 0: the VM's timer disturbs a trivial client too."""
+    upper = ref_events + 2 + 2 * math.sqrt(ref_events + 1)
+    return math.ceil(upper * seconds / max(1.0, ref_seconds))
+
+
 def setup_rig(rig, paths) -> None:
     for i, p in enumerate(paths):
         rig.load(i, str(p))
@@ -339,7 +379,7 @@ def setup_rig(rig, paths) -> None:
     rig.reverb(decay=2.0, predelay=10)
     for i in range(len(paths)):
         rig.highpass(i, 40 + 5 * i)
-        rig.lowpass(i, 9000 + 200 * i)
+        rig.lowpass(i, min(9000 + 200 * i, 19000))  # in range for any --loops
         rig.eq(i, low_gain=2, mid_gain=-3, mid_freq=900, high_gain=1)
         rig.send(i, "delay", -24)
         rig.send(i, "reverb", -18)
@@ -354,7 +394,6 @@ def setup_rig(rig, paths) -> None:
 
 def run(args) -> dict:
     looprig = _looprig()
-    engine_bin = os.environ.get("LOOPRIGD") or str(REPO / "build" / "engine" / "looprigd")
     jack = Jackd(realtime=not args.no_rt, period=args.period)
     engine = None
     senders = []
@@ -365,9 +404,7 @@ def run(args) -> dict:
         report["reference"] = reference_window(jack, args.reference_seconds, args.clients, args.rate)
         name = "lrsoak%d" % os.getpid()
         err_path = Path(tempfile.gettempdir()) / ("%s.engine.log" % name)
-        err = open(err_path, "wb")
-        engine = subprocess.Popen([engine_bin, "--name", name, "--slots", str(args.loops)], env=jack.env,
-                                  stdout=err, stderr=subprocess.STDOUT)
+        engine = start_engine(jack.env, name, args.loops, err_path)
         rig = looprig.attach(name=name, wait=10, timeout=10)
         with tempfile.TemporaryDirectory() as d:
             setup_rig(rig, make_loops(Path(d), args.loops))
@@ -437,15 +474,8 @@ def run(args) -> dict:
         })
         ref = report["reference"]
         # What the engine adds: its late cycles that no driver overrun explains
-        # ("own"). The floor: the rate of the reference window's disturbances
-        # (driver overruns + the reference client's own late cycles), taken at
-        # its ~97.5 % upper confidence bound for a Poisson count k
-        # (k + 2 + 2*sqrt(k + 1): 4 for k = 0, exact bound 3.7; 18.6 for k = 10,
-        # exact 18.4), scaled to the command window. A count of 0 in 20 s is not
-        # a proven rate of 0: the VM's timer disturbs a trivial client too.
-        ref_events = ref["drv"] + ref["own"]
-        upper = ref_events + 2 + 2 * math.sqrt(ref_events + 1)
-        floor = math.ceil(upper * args.seconds / max(1.0, ref["seconds"]))
+        # ("own"), against the reference window's disturbances (late_floor).
+        floor = late_floor(ref["drv"] + ref["own"], ref["seconds"], args.seconds)
         report["late_floor"] = floor
         rig.close()
         failures = []
@@ -475,13 +505,7 @@ def run(args) -> dict:
                 p.kill()
                 p.wait(5)
         if engine is not None and engine.poll() is None:
-            engine.send_signal(signal.SIGTERM)
-            try:
-                report["engine_exit"] = engine.wait(10)
-            except subprocess.TimeoutExpired:
-                engine.kill()
-                engine.wait(5)
-                report["engine_exit"] = "killed after 10 s"
+            report["engine_exit"] = stop_engine(engine)
         jack.stop()
 
 

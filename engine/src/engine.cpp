@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -94,6 +95,88 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
         options_.render_threads ? options_.render_threads : RenderWorker::default_threads());
 
     activate();
+
+    SessionSettings settings;
+    settings.engine.name = options_.name;
+    settings.engine.sample_rate = sample_rate_;
+    settings.engine.slot_count = options_.slots;
+    settings.engine.slot_outs = options_.slot_outs;
+    settings.engine.bus_outs = options_.bus_outs;
+    settings.max_bytes = options_.max_file_bytes;
+    settings.allowed_dirs = options_.allowed_dirs;
+    settings.autosave = !options_.session_dir.empty() && options_.autosave;
+    SessionHooks hooks;
+    hooks.connections = [this] { return tracked_connections(); };
+    hooks.restore_connections = [this](const std::vector<session::Connection>& c) { return make_connections(c); };
+    hooks.dirty_changed = options_.session_dirty_changed;
+    sessions_ = std::make_unique<SessionWorker>(*core_, segment_->header(), settings, hooks);
+    if (!options_.session_dir.empty()) start_session();
+}
+
+void Engine::start_session() {
+    const std::string dir = session::normalise_folder(options_.session_dir);
+    struct stat st {};
+    const bool has_document = ::stat((dir + "/" + session::kDocumentName).c_str(), &st) == 0;
+    const SessionResult r = has_document ? sessions_->open(dir, options_.session_play) : sessions_->save(dir);
+    if (r.code != LR_OK) {
+        sessions_.reset();
+        for (jack_port_t* p : registered_ports_) jack_remove_properties(client_, jack_port_uuid(p));
+        jack_deactivate(client_);  // the destructor does not run: no period may touch what goes with us
+        jack_client_close(client_);
+        client_ = nullptr;
+        throw SessionStartFailure(fmt::format("session {}: {}", dir, r.message), has_document);
+    }
+    log(has_document ? r.message : fmt::format("new session in {}", dir));
+}
+
+std::vector<session::Connection> Engine::tracked_connections() {
+    std::lock_guard<std::mutex> lock(connections_mutex_);
+    std::vector<session::Connection> out;
+    out.reserve(connections_.size());
+    for (const auto& [mine, other] : connections_) out.push_back({mine, other});
+    return out;
+}
+
+std::vector<std::string> Engine::make_connections(const std::vector<session::Connection>& wanted) {
+    std::vector<std::string> missing;
+    if (!client_ || jack_lost_.load()) {
+        for (const auto& c : wanted) missing.push_back(fmt::format("{} -> {} (JACK is away)", c.port, c.other));
+        return missing;
+    }
+    const std::string me = jack_get_client_name(client_);
+    for (const auto& c : wanted) {
+        const std::string ours = me + ":" + c.port;
+        jack_port_t* port = jack_port_by_name(client_, ours.c_str());
+        if (!port || !jack_port_is_mine(client_, port)) {
+            missing.push_back(fmt::format("{} -> {}: this engine has no port {}", c.port, c.other, c.port));
+            continue;
+        }
+        if (!jack_port_by_name(client_, c.other.c_str())) {
+            missing.push_back(fmt::format("{} -> {}: no such port", c.port, c.other));
+            continue;
+        }
+        if (jack_port_connected_to(port, c.other.c_str())) continue;
+        const bool output = (jack_port_flags(port) & JackPortIsOutput) != 0;
+        const int rc = output ? jack_connect(client_, ours.c_str(), c.other.c_str())
+                              : jack_connect(client_, c.other.c_str(), ours.c_str());
+        if (rc != 0 && rc != EEXIST) missing.push_back(fmt::format("{} -> {}: JACK refused ({})", c.port, c.other, rc));
+    }
+    // Wait (briefly) until the notifications of what we made have come back,
+    // so the tracked list (and the session's "dirty") is what JACK holds.
+    for (int i = 0; i < 50; ++i) {
+        const std::vector<session::Connection> now = tracked_connections();
+        bool all = true;
+        for (const auto& c : wanted) {
+            const bool made = std::find(now.begin(), now.end(), c) != now.end();
+            const bool failed = std::find_if(missing.begin(), missing.end(), [&](const std::string& m) {
+                                    return m.rfind(c.port + " -> " + c.other + ":", 0) == 0;
+                                }) != missing.end();
+            all = all && (made || failed);
+        }
+        if (all) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return missing;
 }
 
 void Engine::activate() {
@@ -153,6 +236,7 @@ bool Engine::connect_jack(bool first) {
 }
 
 Engine::~Engine() {
+    sessions_.reset();  // before the core it hands jobs to, and the JACK client its hooks use
     if (client_) {
         if (!jack_lost_.load()) {
             // jackd 1.9.21 can deadlock unregistering many ports that still carry
@@ -480,6 +564,11 @@ int Engine::run() {
         }
     }
     g_housekeeping_bell.store(nullptr);
+    if (!options_.session_dir.empty() && options_.save_on_exit && sessions_->dirty()) {
+        // SIGTERM/SIGINT: the last changes into the session before going.
+        const SessionResult r = sessions_->save("", std::chrono::seconds(2));
+        log(r.code == LR_OK ? r.message : fmt::format("could not save the session on the way out: {}", r.message));
+    }
     shm::store_release(segment_->header()->engine_state, LR_ENGINE_STOPPING);
     log("stopping");
     return 0;

@@ -9,6 +9,7 @@
 #include "rt/audio_core.hpp"
 #include "rt/frame_clock.hpp"
 #include "segment.hpp"
+#include "session_worker.hpp"
 
 #include <jack/jack.h>
 #include <jack/transport.h>
@@ -16,6 +17,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,23 @@ struct EngineOptions {
     double smooth_ms = 20.0;     // ramp of mixer/effect param changes
     uint32_t render_threads = 0;  // 0: RenderWorker::default_threads()
     bool finer = true;  // renders with Rubber Band R3 (cleaner on tonal material) rather than R2
+    /// --session DIR: open DIR at start (a new session if it holds none),
+    /// save to it a short while after each change and on SIGTERM.
+    std::string session_dir;
+    bool session_play = false;  // --play: start the slots that were playing
+    bool autosave = true;       // with session_dir (--no-autosave: only on request and SIGTERM)
+    bool save_on_exit = true;   // with session_dir: save a dirty rig on SIGTERM/SIGINT (not under NSM)
+    /// The session became dirty (true) or clean (false); called on the session worker's thread.
+    std::function<void(bool)> session_dirty_changed;
+};
+
+/// looprigd could not open or create its session folder (--session, NSM):
+/// `had_document` tells a session that would not open from a folder that
+/// could not be made one.
+struct SessionStartFailure : std::runtime_error {
+    SessionStartFailure(const std::string& what, bool had_document)
+        : std::runtime_error(what), had_document(had_document) {}
+    bool had_document;
 };
 
 class Engine {
@@ -45,6 +65,8 @@ public:
     int run();
     /// Ask run() to return (async-signal safe).
     static void request_stop();
+    /// Session saves and opens (also for NSM). Not RT safe.
+    SessionWorker& sessions() { return *sessions_; }
 
 private:
     static int process_callback(jack_nframes_t nframes, void* self);
@@ -67,6 +89,12 @@ private:
     /// a minute). They are tracked as they change by port_connect_callback().
     void restore_connections();
     void register_ports();
+    /// --session: open the folder, or make it a new session. Throws with a clear message.
+    void start_session();
+    /// Our ports' connections as tracked, and making them as a session says
+    /// (session worker thread). Returns the ones that could not be made.
+    std::vector<session::Connection> tracked_connections();
+    std::vector<std::string> make_connections(const std::vector<session::Connection>& wanted);
     void reap_dead_clients();
     void free_garbage();
 
@@ -85,6 +113,7 @@ private:
     std::unique_ptr<Loader> loader_;
     std::unique_ptr<RenderWorker> renderer_;
     std::unique_ptr<LoudnessMeter> loudness_;
+    std::unique_ptr<SessionWorker> sessions_;
     uint32_t sample_rate_ = 0;
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};

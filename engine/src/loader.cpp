@@ -117,6 +117,15 @@ std::vector<float> resample_loop(const float* in, uint64_t frames, uint32_t from
     return out;
 }
 
+SourceIdentity identity_of(const struct stat& st) {
+    SourceIdentity id;
+    id.device = static_cast<uint64_t>(st.st_dev);
+    id.inode = static_cast<uint64_t>(st.st_ino);
+    id.size = static_cast<uint64_t>(st.st_size);
+    id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return id;
+}
+
 DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes,
                                const std::vector<std::string>& allowed_dirs) {
     // One open, then every check and the decode on that descriptor: the file
@@ -207,6 +216,7 @@ DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, ui
     const std::string name = base_name(path);
     std::snprintf(sample->name, sizeof sample->name, "%s", name.c_str());
     std::snprintf(sample->path, sizeof sample->path, "%s", path.c_str());
+    sample->source = identity_of(st);
 
     DecodeOutcome out;
     out.message = info.samplerate == static_cast<int>(engine_rate)

@@ -5,6 +5,8 @@
 #include "rt/audio_core.hpp"
 #include "sample.hpp"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -29,6 +31,9 @@ struct DecodeOutcome {
 /// escape). Messages put the reason first and the path last.
 DecodeOutcome decode_loop_file(const std::string& path, uint32_t engine_rate, uint64_t max_bytes,
                                const std::vector<std::string>& allowed_dirs = {});
+
+/// The identity (device, inode, size, mtime) of a file as fstat/stat saw it.
+SourceIdentity identity_of(const struct stat& st);
 
 /// Resample one channel of a loop of `frames` frames from `from_rate` to
 /// `to_rate`, circularly (the end wraps to the start). Output length is

@@ -1,12 +1,17 @@
 // looprigd: the looprig engine, one JACK client.
 #include "engine.hpp"
+#include "gui_process.hpp"
+#include "nsm.hpp"
 #include "rt/dsp.hpp"
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace {
@@ -36,9 +41,23 @@ const char* kUsage = R"(usage: looprigd [options]
   --no-bus-outs       do not (the default)
   --exit-on-jack-loss exit (code 2) when the JACK server goes away, instead of
                       keeping every loop and setting and reconnecting when it is back
+  --session DIR       the session folder (docs/SESSIONS.md): opened at start (a new
+                      session if it holds none), saved to automatically within ~2.5 s
+                      of each change and on SIGTERM/SIGINT, so a restart after a crash
+                      or power cut brings the rig back as it was seconds before
+  --play              with --session: start the slots that were playing, together
+                      (default: stopped and ready)
+  --no-autosave       with --session: save only when asked (looprig save) and on SIGTERM
+  --no-nsm            ignore NSM_URL (see below)
   --verbose           log client arrivals and departures
   --help              this text
 The JACK server is the default one, or $JACK_DEFAULT_SERVER.
+Under a session manager (NSM_URL set: New Session Manager, RaySession, Agordejo)
+looprigd announces itself and takes its session folder and JACK client name from
+the manager, saves when the manager says so and tells it when there are unsaved
+changes; --name and --session are then the manager's. The manager's "show GUI"
+starts `looprig --name NAME gui` as a child of looprigd ($LOOPRIG_GUI_COMMAND:
+another command, given those arguments) and "hide GUI" ends it (docs/SESSIONS.md).
 )";
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -55,10 +74,52 @@ double parse_number(const std::string& option, const char* text) {
 
 void on_signal(int) { looprig::Engine::request_stop(); }
 
+/// NSM_URL set: announce to the session manager and take the session folder
+/// and JACK client name from its open. The manager saves (no autosave, no save
+/// on SIGTERM: quitting without saving is the manager's "abort"), and shows and
+/// hides looprig's GUI (":optional-gui:"): `gui` runs it as a child process,
+/// from the NSM client's thread. No usable manager: say why and run on our own.
+std::unique_ptr<looprig::NsmClient> join_session_manager(const char* argv0, looprig::EngineOptions& options,
+                                                         looprig::GuiProcess& gui) {
+    const std::string url = looprig::NsmClient::url_from_environment();
+    if (url.empty()) return nullptr;
+    try {
+        auto nsm = std::make_unique<looprig::NsmClient>(url);
+        looprig::NsmClient* client = nsm.get();
+        gui.on_report([client](bool shown, const std::string& problem) {
+            if (!problem.empty()) {
+                fmt::print(stderr, "looprigd: {}\n", problem);
+                client->message(2, problem);
+            }
+            client->set_gui_shown(shown);
+        });
+        nsm->on_optional_gui([&gui](bool show) { show ? gui.show() : gui.hide(); });  // before announce(): advertised
+        const looprig::NsmOpenRequest open = nsm->announce(argv0, 10.0);
+        if (!options.session_dir.empty() || options.name != "looprig")
+            fmt::print(stderr, "looprigd: under the session manager: --name and --session are its\n");
+        options.name = open.client_id;
+        options.session_dir = open.path;
+        options.autosave = false;
+        options.save_on_exit = false;
+        gui.set_command(looprig::resolve_gui_command(looprig::gui_command_context(open.client_id)));
+        options.session_dirty_changed = [client](bool dirty) { client->set_dirty(dirty); };
+        fmt::print("looprigd: session manager at {}: session '{}' in {}, JACK client '{}'\n", url,
+                   open.display_name, open.path, open.client_id);
+        std::fflush(stdout);
+        return nsm;
+    } catch (const std::exception& e) {
+        gui.on_report(nullptr);  // its NSM client is gone
+        fmt::print(stderr, "looprigd: NSM_URL is set but the session manager cannot be used ({}); "
+                           "running without it\n", e.what());
+        return nullptr;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     looprig::EngineOptions options;
+    bool use_nsm = true;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&]() -> const char* {
@@ -106,19 +167,59 @@ int main(int argc, char** argv) {
             options.bus_outs = false;
         } else if (arg == "--exit-on-jack-loss") {
             options.exit_on_jack_loss = true;
+        } else if (arg == "--session") {
+            options.session_dir = value();
+            if (options.session_dir.empty()) usage_error("--session needs a folder");
+        } else if (arg == "--play") {
+            options.session_play = true;
+        } else if (arg == "--no-nsm") {
+            use_nsm = false;
+        } else if (arg == "--no-autosave") {
+            options.autosave = false;
         } else if (arg == "--verbose") {
             options.verbose = true;
         } else {
             usage_error("unknown option " + arg);
         }
     }
+    const bool managed = use_nsm && !looprig::NsmClient::url_from_environment().empty();
+    if ((options.session_play || !options.autosave) && options.session_dir.empty() && !managed)
+        usage_error("--play and --no-autosave go with --session DIR");
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
+    // The GUI under the session manager: declared before the NSM client, whose
+    // thread calls it, so that it outlives that thread; its destructor ends a
+    // GUI still running (every way out of main()).
+    looprig::GuiProcess gui;
+    std::unique_ptr<looprig::NsmClient> nsm;
+    if (use_nsm) nsm = join_session_manager(argv[0], options, gui);
+    // The manager's saves run on its thread: they may use the engine only while it runs.
+    std::mutex engine_mutex;
+    looprig::Engine* running = nullptr;
     try {
         looprig::Engine engine(options);
-        return engine.run();
+        if (nsm) {
+            running = &engine;
+            nsm->on_save([&engine_mutex, &running] {
+                std::lock_guard lock(engine_mutex);
+                if (!running) return looprig::NsmResult{looprig::kNsmNotNow, "looprig is stopping"};
+                const looprig::SessionResult r = running->sessions().save("", std::chrono::seconds(10));
+                return looprig::NsmResult{r.code == LR_OK ? looprig::kNsmOk : looprig::kNsmGeneral, r.message};
+            });
+            nsm->reply_open({looprig::kNsmOk, fmt::format("looprig session {}", options.session_dir)});
+        }
+        const int code = engine.run();
+        gui.stop();  // the GUI ends with the engine (and the manager hears it hidden)
+        std::lock_guard lock(engine_mutex);  // waits for a save in progress
+        running = nullptr;
+        return code;
+    } catch (const looprig::SessionStartFailure& e) {
+        if (nsm) nsm->reply_open({e.had_document ? looprig::kNsmBadProject : looprig::kNsmCreateFailed, e.what()});
+        fmt::print(stderr, "looprigd: error: {}\n", e.what());
+        return 1;
     } catch (const std::exception& e) {
+        if (nsm) nsm->reply_open({looprig::kNsmGeneral, e.what()});
         fmt::print(stderr, "looprigd: error: {}\n", e.what());
         return 1;
     }

@@ -15,6 +15,7 @@ WorkerQueues::WorkerQueues(uint32_t slot_count, uint32_t sample_rate)
       loudness_blocks(static_cast<std::size_t>(2 * sample_rate / kLoudnessBlockFrames) + 8),
       render_generations(std::make_unique<std::atomic<uint32_t>[]>(slot_count)) {
     for (auto& l : lufs) l.store(-std::numeric_limits<float>::infinity());
+    session.rig.slots.resize(slot_count);
 }
 
 void WorkerQueues::wake_workers(uint32_t transport_mode) {

@@ -94,6 +94,66 @@ struct LoudnessBlock {
 /// so it reads -inf and more zeros change nothing but its 100 ms block phase.
 constexpr uint32_t kLoudnessQuietSeconds = 6;
 
+/// A slot as a session holds it (SessionRig).
+struct SessionSlot {
+    /// Save: the slot's loop, referenced by the audio thread until the job is
+    /// answered. Open: the loop to install (null = empty), made by the session
+    /// worker and adopted by the audio thread when it installs the rig.
+    Sample* sample = nullptr;
+    bool playing = false;                // playing or about to start (and not about to stop)
+    double params[LR_SLOT_PARAMS] = {};  // every slot param, exact (lr_param ids)
+    /// Save: where the session keeps this loop now (absolute; "" = nothing
+    /// saved). The slot then shows it as its path, as after opening the session.
+    char saved_path[LR_TEXT_MAX] = {};
+};
+
+/// The rig as a session holds it: what the audio thread snapshots for a save
+/// and installs for an open.
+struct SessionRig {
+    double tempo_bpm = 120.0;
+    uint32_t beats_per_bar = 4;
+    uint32_t transport_mode = LR_TRANSPORT_OFF;
+    uint32_t declick_frames = 0;
+    double group_params[LR_GROUPS][LR_GROUP_PARAMS] = {};
+    double global_params[LR_GLOBAL_PARAMS] = {};
+    std::vector<SessionSlot> slots;  // slot_count of them, allocated once
+};
+
+/// The one session job (save or open) in flight between the audio thread and
+/// the session worker. `stage` hands it over; whoever the stage names owns
+/// every other field:
+///   Idle -(audio: a client's SAVE/OPEN, via Claimed)-> Requested
+///   Idle -(worker: its own save, via Claimed)-> SnapshotWanted -(audio)-> Requested
+///   Idle -(worker: its own open, via Claimed)-> Working
+///   Requested -(worker)-> Working
+///   Working -(worker, open)-> InstallReady -(audio installs)-> Installed -(worker)-> Working
+///   Working -(worker, open --play)-> StartReady -(audio: once the playing slots' renders
+///           are in, or at start_deadline, starts them on the next bar)-> Started -(worker)-> Working
+///   Working -(worker)-> AnswerReady -(audio: releases, answers)-> Idle
+/// A save's snapshot holds references to the slots' samples (released by the
+/// audio thread at AnswerReady). Transitions out of Idle and SnapshotWanted
+/// are compare-and-swap (the worker may withdraw a snapshot request the
+/// audio thread has not served); the rest are release stores.
+struct SessionJob {
+    enum Stage : uint32_t {
+        kIdle, kClaimed, kSnapshotWanted, kRequested, kWorking, kInstallReady, kInstalled, kStartReady, kStarted,
+        kAnswerReady
+    };
+    std::atomic<uint32_t> stage{kIdle};
+    bool from_client = false;  // answered to a client place (else the worker's own job)
+    uint32_t client = 0, generation = 0, id = 0;
+    uint16_t type = 0;         // LR_CMD_SESSION_SAVE or LR_CMD_SESSION_OPEN
+    bool play = false;         // open: start the slots that were playing, together
+    char path[LR_TEXT_MAX + 1] = {};
+    SessionRig rig;
+    uint64_t frame = 0;        // open: the frame the rig was installed at, or the playing slots start at
+    uint64_t start_deadline = 0;  // open --play: start then even if renders are still missing
+    uint64_t changes = 0;      // rig_changes when the audio thread snapshot or installed the rig
+    int32_t code = LR_OK;      // the answer
+    double value[2] = {0.0, 0.0};
+    char message[LR_MESSAGE_MAX] = {};
+};
+
 /// The queues, generations and bells between the audio thread and the
 /// workers. Allocated once at construction (not RT safe); everything the audio
 /// thread calls afterwards is RT safe.
@@ -114,12 +174,20 @@ struct WorkerQueues {
     std::atomic<float> lufs[3];
     std::atomic<uint32_t> loudness_updates{0};  // bumped with each set_loudness()
     std::atomic<uint32_t> loudness_reset{0};    // bumped by LR_CMD_METER_RESET
+    /// The session job (audio thread <-> session worker) and the count of
+    /// changes to the rig a session holds (commands acknowledged that change
+    /// it, loads installed, JACK connections): the worker compares it with
+    /// the count at its last save to know the rig is "dirty".
+    SessionJob session;
+    std::atomic<uint64_t> rig_changes{0};
 
     /// Workers sleep until the audio thread rings their bell: the loader for
     /// load requests, the render threads once per render request, the
     /// loudness thread for master blocks and meter resets, housekeeping for
     /// garbage and changes of the transport mode.
     Doorbell load_bell, render_bell, loudness_bell, housekeeping_bell;
+    /// The session worker's: rung when the session job's stage needs it.
+    Doorbell session_bell;
 
     /// The newest render generation asked for on `slot`: the render thread
     /// skips older requests. Any thread.

@@ -14,6 +14,7 @@ Examples
 ...     fut = rig.nowait.stop(0)                          # send now, answer later (a Future)
 ...     rig.highpass(0, 120)                              # mixer: filters, EQ, sends, groups
 ...     rig.reverb(decay=3.0); rig.fx_send(0, "reverb", -12)
+...     rig.save("~/sets/friday")                         # the whole rig to a session folder
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 from .client import (
     DEFAULT_TIMEOUT,
     LOAD_TIMEOUT,
+    OPEN_TIMEOUT,
+    SAVE_TIMEOUT,
     TEXT_MAX,
     Answer,
     CommandFuture,
@@ -34,6 +37,7 @@ from .client import (
     parse_quantize,
     segment_name,
 )
+from .commands import LAUNCH_QUANTIZE_NAMES, launch_quantize_spec, launch_quantize_value
 from .errors import (
     AttachError,
     CommandRejected,
@@ -64,6 +68,9 @@ __all__ = [
     "Param",
     "param_table",
     "parse_quantize",
+    "LAUNCH_QUANTIZE_NAMES",
+    "launch_quantize_spec",
+    "launch_quantize_value",
     "segment_name",
     "default_name",
     "to_dbfs",
@@ -72,6 +79,8 @@ __all__ = [
     "TEXT_MAX",
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",
+    "SAVE_TIMEOUT",
+    "OPEN_TIMEOUT",
     "LooprigError",
     "LibraryNotFound",
     "EngineNotRunning",

@@ -56,6 +56,10 @@ LEVEL_OFF_DB: float = float(ffi.typeof("enum lr_level_floor").relements["LR_LEVE
 RENDER_STATES: Dict[str, int] = _enum("enum lr_render_state", "LR_RENDER_")
 RENDER_STATE_NAMES: Dict[int, str] = {v: k for k, v in RENDER_STATES.items()}
 
+#: ``{"none": 0, "clean": 1, "dirty": 2}`` from ``enum lr_session_state`` (``lr_header.session_state``).
+SESSION_STATES: Dict[str, int] = _enum("enum lr_session_state", "LR_SESSION_")
+SESSION_STATE_NAMES: Dict[int, str] = {v: k for k, v in SESSION_STATES.items()}
+
 ENGINE_STATES: Dict[str, int] = _enum("enum lr_engine_state", "LR_ENGINE_")
 ENGINE_STATE_NAMES: Dict[int, str] = {v: k for k, v in ENGINE_STATES.items()}
 

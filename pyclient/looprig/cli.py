@@ -30,6 +30,7 @@ from ._ffi import repo_root
 from ._names import MODES
 from .answers import Answer, Event
 from .client import LOAD_TIMEOUT, Rig, default_name, parse_quantize
+from .commands import LAUNCH_QUANTIZE_NAMES, session_text
 from .errors import CommandRejected, EngineNotRunning, LibraryNotFound, LooprigError, Timeout
 from .params import BUSES, OFF_DB, Param
 
@@ -344,6 +345,32 @@ def _show_meter_reset(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str
     text = (_with_msg("meter-reset: at frame %d" % ev.frame, ev) if ev.message else
             "meter-reset: peak holds and integrated loudness restart at frame %d" % ev.frame)
     return text, _ev_json(ev)
+
+
+def _show_session(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
+    """The engine's message (``saved /x/y: 12 slots, 3 audio files written``); JSON: the event
+    plus ``path`` (null = the session in use) and the counts of ``value[]``."""
+    ev = ans.event
+    assert ev is not None
+    v = ans.values
+    if a.command == "save":
+        extra = {"path": v["path"], "slots_saved": v["slots_saved"], "audio_files_written": v["audio_files_written"]}
+        fallback = "save %s: %d slots, %d audio files written" % (v["path"] or "(the session in use)",
+                                                                 v["slots_saved"], v["audio_files_written"])
+    else:
+        extra = {"path": v["path"], "play": v["play"], "slots_loaded": v["slots_loaded"],
+                 "connections_missing": v["connections_missing"]}
+        fallback = "open %s: %d slots at frame %d" % (v["path"] or "(the session in use)", v["slots_loaded"],
+                                                      ans.frame)
+    return ev.message or fallback, _ev_json(ev, **extra)
+
+
+def _check_session(a: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+    """A bad folder path (NUL, too long) is a usage error, before attaching."""
+    try:
+        session_text(a.dir)
+    except ValueError as e:
+        sub.error(str(e))
 
 
 def _show_mixer(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
@@ -675,6 +702,20 @@ def _commands() -> List[Command]:
                 call=lambda rig, a, t: rig.transport(a.transport_mode, timeout=t),
                 show=lambda a, ans: _said("transport %s at frame %d" % (ans.values["mode"], ans.frame), ans,
                                           mode=ans.values["mode"])),
+        Command("quantize", "the rig's launch quantize (used by the GUI and controllers): none, beat, bar, 2bars, 4bars, 8bars",
+                args=[arg("launch_quantize", type=str.lower, choices=list(LAUNCH_QUANTIZE_NAMES),
+                          metavar="|".join(LAUNCH_QUANTIZE_NAMES))],
+                call=lambda rig, a, t: rig.launch_quantize(a.launch_quantize, timeout=t),
+                show=lambda a, ans: _said("quantize %s at frame %d" % (a.launch_quantize, ans.frame), ans,
+                                          quantize=a.launch_quantize)),
+        Command("gui", "open the performer's window (PyQt6) on the engine NAME; it waits for the engine and re-attaches by itself",
+                engine="none", run=lambda rig, out, a, t: _cmd_gui(a),
+                args=[arg("--screenshot", default=None, metavar="FILE",
+                          help="write a PNG of the main window after --after seconds, then exit"),
+                      arg("--after", type=_seconds, default=2.0, metavar="SECONDS",
+                          help="seconds before the screenshot (default 2)"),
+                      arg("--size", default=None, metavar="WxH", help="window size (default 1440x900)"),
+                      arg("--select", type=int, default=None, metavar="SLOT", help="slot selected at start")]),
         Command("ping", "round trip to the engine; prints its frame time", call=_timed_ping, show=_show_ping),
         Command("status", "engine info and a table of slots",
                 args=[arg("--all", action="store_true", help="also list empty slots")],
@@ -706,6 +747,22 @@ def _commands() -> List[Command]:
                           help="show group G's values of group params (default 0)")]),
         Command("meter-reset", "restart the peak holds and the integrated loudness",
                 call=lambda rig, a, t: rig.meter_reset(timeout=t), show=_show_meter_reset),
+        Command("save", "save the whole rig to a session folder (waits until written)",
+                usage="%(prog)s [DIR]",
+                args=[arg("dir", nargs="?", default=None, metavar="DIR",
+                          help="the session folder (created if absent; relative to the current directory);"
+                               " default: the session in use")],
+                call=lambda rig, a, t: rig.save(a.dir, timeout=t), show=_show_session, check=_check_session),
+        Command("open", "open a session folder: restore the whole rig (waits until restored)",
+                usage="%(prog)s [DIR] [--play]",
+                args=[arg("dir", nargs="?", default=None, metavar="DIR",
+                          help="the session folder (relative to the current directory); default: the session in"
+                               " use (drops the changes since)"),
+                      arg("--play", action="store_true",
+                          help="start the slots that were playing, together on one frame"
+                               " (default: leave them stopped and ready)")],
+                call=lambda rig, a, t: rig.open(a.dir, play=a.play, timeout=t), show=_show_session,
+                check=_check_session),
         Command("demo", "generate a few loops, play them in sync and show meters",
                 run=lambda rig, out, a, t: _cmd_demo(rig, out, a, t),
                 args=[arg("--seconds", type=_seconds, default=10.0, metavar="S", help="how long to play (default 10)"),
@@ -743,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--name", default=None, help="engine name (default $LOOPRIG_NAME or 'looprig')")
     p.add_argument("--timeout", type=_seconds, default=None, metavar="S",
-                   help="seconds to wait for each answer (default 5, load 30)")
+                   help="seconds to wait for each answer (default 5, load and save 30, open 60)")
     p.add_argument("--json", action="store_true", default=False, help="machine-readable JSON output")
     p.add_argument("--wait", type=_seconds, default=0.0, metavar="S",
                    help="wait up to S seconds for the engine to appear (default 0: fail at once)")
@@ -802,6 +859,17 @@ def find_engine_binary() -> List[str]:
     found = shutil.which("looprigd")
     cands.append(found if found else "looprigd (PATH)")
     return cands
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    """``looprig gui``: the Qt window (imported only here: ``import looprig`` loads no Qt)."""
+    try:
+        from .gui.app import run_gui
+    except ImportError as e:  # PyQt6 / pyqtgraph missing
+        raise LooprigError("the GUI needs PyQt6 and pyqtgraph (Debian: apt-get install python3-pyqt6 "
+                           "python3-pyqtgraph): %s" % e) from None
+    return run_gui(name=args.name or default_name(), screenshot=args.screenshot, after=args.after,
+                   size=args.size, select=args.select)
 
 
 def _cmd_engine(args: argparse.Namespace, name: str) -> int:

@@ -7,8 +7,8 @@ A Rig is a facade over the parts that do the work:
 - :class:`~looprig.channel.CommandChannel` -- commands out, answers in (by
   command id), now or later;
 - :class:`~looprig.commands.CommandMethods` / :class:`~looprig.commands.RawCommandMethods`
-  -- the commands (``play``, ``gain``, ``tempo``, ..., ``send_command``,
-  ``send_batch``, ``submit``);
+  -- the commands (``play``, ``gain``, ``tempo``, ..., ``save``/``open``
+  (sessions), ``send_command``, ``send_batch``, ``submit``);
 - :class:`~looprig.mixer.MixerMethods` -- the mixer and effects, generated
   from the params table;
 - :class:`~looprig.state.StateReader` -- meters, param values, engine facts,
@@ -30,7 +30,9 @@ from .channel import BATCH_MAX, TEXT_MAX, CommandChannel, CommandFuture, Plan
 from .commands import (
     DEFAULT_TIMEOUT,
     LOAD_TIMEOUT,
+    OPEN_TIMEOUT,
     PARAM_MARGIN_PERIODS,
+    SAVE_TIMEOUT,
     BatchItem,
     CommandMethods,
     QuantizeSpec,
@@ -59,6 +61,8 @@ __all__ = [
     "TEXT_MAX",
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",
+    "SAVE_TIMEOUT",
+    "OPEN_TIMEOUT",
     "PARAM_MARGIN_PERIODS",
     "STALL_SECONDS",
     "BATCH_MAX",
@@ -415,7 +419,7 @@ class NoWait(CommandMethods, MixerMethods):
 
     Every command method of :class:`Rig` (``play``, ``stop``, ``load``,
     ``gain``, ..., ``tempo``, ..., ``param``, ``highpass``, ``eq``, ...,
-    ``meter_reset``, ``ping``) takes the same arguments and checks them the
+    ``meter_reset``, ``save``, ``open``, ``ping``) takes the same arguments and checks them the
     same way (a bad argument raises at once, nothing sent), but returns a
     :class:`~looprig.channel.CommandFuture` at once instead of waiting. The
     future is resolved with what the Rig's method returns (an

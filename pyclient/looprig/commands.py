@@ -37,6 +37,10 @@ __all__ = [
     "BatchItem",
     "DEFAULT_TIMEOUT",
     "LOAD_TIMEOUT",
+    "SAVE_TIMEOUT",
+    "OPEN_TIMEOUT",
+    "SESSION_PATH_MAX",
+    "session_text",
     "PARAM_MARGIN_PERIODS",
     "TEXT_MAX",
     "BATCH_MAX",
@@ -46,6 +50,11 @@ __all__ = [
 DEFAULT_TIMEOUT = 5.0
 #: Default seconds to wait for a LOAD's answer (the engine answers when loaded).
 LOAD_TIMEOUT = 30.0
+#: Default seconds to wait for a session save's answer (the engine answers when it is written).
+SAVE_TIMEOUT = 30.0
+#: Default seconds to wait for a session open's answer (the engine answers when the rig is
+#: restored, after decoding every audio file).
+OPEN_TIMEOUT = 60.0
 #: A call that sets several params without ``at=`` schedules them all at
 #: ``frame_time + PARAM_MARGIN_PERIODS * buffer_size``, so they change in the
 #: same audio frame (1..2 periods from now).
@@ -126,6 +135,83 @@ def parse_quantize(q: QuantizeSpec) -> Tuple[int, int]:
             raise ValueError("bad quantize %r: argument must be >= 0" % (q,))
         return QUANTIZE[kind], arg
     raise ValueError("bad quantize %r: expected None, %s or a (kind, arg) tuple" % (q, _QUANTIZE_HELP))
+
+
+#: Longest session folder path, in bytes of UTF-8 (the text of SESSION_SAVE/OPEN is < LR_TEXT_MAX).
+SESSION_PATH_MAX = TEXT_MAX - 1
+
+
+def session_text(path: Union[None, str, bytes, "os.PathLike[Any]"]) -> bytes:
+    """The text of a ``SESSION_SAVE`` / ``SESSION_OPEN``: the session folder.
+
+    Parameters
+    ----------
+    path : str, bytes, path-like or None
+        The folder; ``~`` is expanded and a relative path is made absolute
+        (from the current directory). ``None`` or ``""``: the session in use.
+
+    Returns
+    -------
+    bytes
+        The absolute path in UTF-8, or ``b""`` for the session in use.
+
+    Raises
+    ------
+    ValueError
+        The path contains a NUL, is not valid UTF-8 (a bytes path), cannot be
+        encoded as UTF-8, or is longer than :data:`SESSION_PATH_MAX` (1023)
+        bytes once absolute (nothing is sent).
+    """
+    if path is None:
+        return b""
+    p = os.fspath(path)
+    if isinstance(p, bytes):
+        try:
+            p = p.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("session path %r is not valid UTF-8" % (path,)) from None
+    if p == "":
+        return b""
+    if "\0" in p:
+        raise ValueError("session path %r contains a NUL character" % (p,))
+    full = os.path.abspath(os.path.expanduser(p))
+    try:
+        data = full.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("session path %r cannot be sent as UTF-8" % (full,)) from None
+    if len(data) > SESSION_PATH_MAX:
+        raise ValueError("session path is %d bytes (UTF-8, made absolute), more than %d"
+                         % (len(data), SESSION_PATH_MAX))
+    return data
+
+
+#: The rig's launch quantize (param ``launch-quantize``, ``lr_launch_quantize``):
+#: its values' names, and the ``quantize=`` spec each stands for.
+LAUNCH_QUANTIZE_NAMES = ("none", "beat", "bar", "2bars", "4bars", "8bars")
+LAUNCH_QUANTIZE_SPECS = (None, "beat", "bar", "bar:2", "bar:4", "bar:8")
+
+
+def launch_quantize_value(q: Union[str, int]) -> int:
+    """The ``launch-quantize`` value of a name (``"bar"``, ``"2bars"``, also
+    ``"bar:2"``, ``"off"``) or of an int 0..5. Raises ``ValueError``."""
+    if isinstance(q, bool):
+        raise ValueError("launch quantize %r: give a name or 0..5" % (q,))
+    if isinstance(q, int):
+        if 0 <= q < len(LAUNCH_QUANTIZE_NAMES):
+            return q
+    elif isinstance(q, str):
+        name = q.strip().lower().replace(" ", "")
+        name = {"off": "none", "1bar": "bar", "1beat": "beat", "2bar": "2bars", "4bar": "4bars", "8bar": "8bars", "bar:1": "bar", "beat:1": "beat", "bar:2": "2bars",
+                "bar:4": "4bars", "bar:8": "8bars"}.get(name, name)
+        if name in LAUNCH_QUANTIZE_NAMES:
+            return LAUNCH_QUANTIZE_NAMES.index(name)
+    raise ValueError("unknown launch quantize %r (one of %s)" % (q, ", ".join(LAUNCH_QUANTIZE_NAMES)))
+
+
+def launch_quantize_spec(value: float) -> QuantizeSpec:
+    """The ``quantize=`` spec for a ``launch-quantize`` value (``None`` = at once)."""
+    k = int(value)
+    return LAUNCH_QUANTIZE_SPECS[k] if 0 <= k < len(LAUNCH_QUANTIZE_SPECS) else None
 
 
 def build_command(
@@ -215,6 +301,11 @@ def _answer_of(values: Optional[dict] = None) -> Callable[[List[Event]], Answer]
         return Answer.of(events, values)
 
     return finish
+
+
+def _count(v: float) -> int:
+    """A count from an answer's ``value[]`` (0 if not a finite number)."""
+    return int(v) if math.isfinite(v) else 0
 
 
 def _is_one_slot(slot: Any) -> bool:
@@ -649,9 +740,145 @@ class CommandMethods(CommandHost):
             raise ValueError("unknown transport mode %r (one of %s)" % (mode, ", ".join(TRANSPORT_MODES))) from None
         return self._one("transport", 0, timeout, {"mode": name}, value=float(value))  # type: ignore[no-any-return]
 
+    def launch_quantize(self, q: Union[str, int], timeout: Optional[float] = None) -> Answer:
+        """Set the rig's launch quantize (param ``launch-quantize``).
+
+        The engine keeps it (it is published in the meters and saved in
+        sessions); the GUI and controllers launch and stop slots with it, so
+        every attached GUI uses the same. The engine's own ``play``/``stop``
+        commands still take their quantize explicitly.
+
+        Parameters
+        ----------
+        q : str or int
+            ``"none"``, ``"beat"``, ``"bar"``, ``"2bars"``, ``"4bars"``,
+            ``"8bars"`` (or 0..5).
+
+        Returns
+        -------
+        Answer
+            An int: the frame it takes effect at; ``values`` is
+            ``{"launch-quantize": value}``.
+
+        Raises
+        ------
+        ValueError
+            Unknown name (nothing is sent).
+        """
+        return self.param("launch-quantize", launch_quantize_value(q), timeout=timeout)  # type: ignore[attr-defined,no-any-return]
+
     def meter_reset(self, timeout: Optional[float] = None) -> Answer:
         """Restart the peak holds and the integrated loudness. Returns the answer (an int: the frame)."""
         return self._one("meter_reset", 0, timeout)  # type: ignore[no-any-return]
+
+    # -- sessions ---------------------------------------------------------------
+    def save(self, path: Union[None, str, "os.PathLike[str]"] = None, *, timeout: Optional[float] = None) -> Answer:
+        """Save the whole rig to a session folder (``LR_CMD_SESSION_SAVE``).
+
+        The engine answers once the session is written (docs/SESSIONS.md).
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            The session folder (created if absent); ``~`` is expanded and a
+            relative path is made absolute here (see :func:`session_text`).
+            ``None`` or ``""``: the session in use (the engine refuses if
+            there is none).
+        timeout : float, optional
+            Seconds (default :data:`SAVE_TIMEOUT`, 30).
+
+        Returns
+        -------
+        Answer
+            The frame of the answer; ``message`` is the engine's (``"saved
+            /x/y: 12 slots, 3 audio files written"``); ``values``: ``path``
+            (the absolute path sent, None for the session in use),
+            ``slots_saved``, ``audio_files_written``.
+
+        Raises
+        ------
+        ValueError
+            A bad path (NUL, too long): nothing is sent.
+        CommandRejected
+            The engine's refusal: ``LR_E_FILE`` (cannot write), ``LR_E_BUSY``
+            (a save or open is in progress), ...
+        """
+        text = session_text(path)
+
+        def finish(events: List[Event]) -> Answer:
+            ev = events[0]
+            if not ev.ok:
+                raise rejection(ev)
+            return Answer.of(events, {"path": os.fsdecode(text) if text else None,
+                                      "slots_saved": _count(ev.value[0]),
+                                      "audio_files_written": _count(ev.value[1])}, slot=None)
+
+        cmd = build_command("session_save", 0, text=text)
+        return self._run(_single(cmd, finish), self._timeout(timeout, SAVE_TIMEOUT))  # type: ignore[no-any-return]
+
+    def open(self, path: Union[None, str, "os.PathLike[str]"] = None, *, play: bool = False,
+             timeout: Optional[float] = None) -> Answer:
+        """Open a session folder: restore the whole rig (``LR_CMD_SESSION_OPEN``).
+
+        All or nothing: on a refusal nothing has changed. (This opens a
+        session; the Rig's attachment is not opened but made by
+        :func:`looprig.attach`, and :meth:`close` ends it.)
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            The session folder (as for :meth:`save`); ``None`` or ``""``:
+            the session in use (reopen it, dropping the changes since).
+        play : bool
+            True: start the slots that were playing when it was saved,
+            together on one frame; False (default): leave them stopped and
+            ready.
+        timeout : float, optional
+            Seconds (default :data:`OPEN_TIMEOUT`, 60: every audio file is
+            decoded).
+
+        Returns
+        -------
+        Answer
+            The frame the playing slots start at (or the frame the rig was
+            installed); ``message`` is the engine's (``"opened /x: 12 slots
+            (3 playing from frame N); 4 connections restored, 1 missing:
+            system:playback_9"``); ``values``: ``path``, ``play``,
+            ``slots_loaded``, ``connections_missing``.
+
+        Raises
+        ------
+        ValueError
+            A bad path (NUL, too long): nothing is sent.
+        CommandRejected
+            The engine's refusal, nothing changed: ``LR_E_FILE`` (no such
+            folder or file), ``LR_E_FORMAT`` (a corrupt file, an unknown
+            version), ``LR_E_BAD_SLOT`` (the session needs more slots than
+            the engine has), ``LR_E_BUSY``, ...
+        """
+        text = session_text(path)
+        play = bool(play)
+
+        def finish(events: List[Event]) -> Answer:
+            ev = events[0]
+            if not ev.ok:
+                raise rejection(ev)
+            return Answer.of(events, {"path": os.fsdecode(text) if text else None, "play": play,
+                                      "slots_loaded": _count(ev.value[0]),
+                                      "connections_missing": _count(ev.value[1])}, slot=None)
+
+        cmd = build_command("session_open", 0, value=1.0 if play else 0.0, text=text)
+        return self._run(_single(cmd, finish), self._timeout(timeout, OPEN_TIMEOUT))  # type: ignore[no-any-return]
+
+    def save_session(self, path: Union[None, str, "os.PathLike[str]"] = None, *,
+                     timeout: Optional[float] = None) -> Answer:
+        """The same as :meth:`save`."""
+        return self.save(path, timeout=timeout)
+
+    def open_session(self, path: Union[None, str, "os.PathLike[str]"] = None, *, play: bool = False,
+                     timeout: Optional[float] = None) -> Answer:
+        """The same as :meth:`open`."""
+        return self.open(path, play=play, timeout=timeout)
 
 
 class RawCommandMethods(CommandHost):

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from ._names import SEND_BUS_NAMES, SLOT_FLAGS
 from .meters import SILENCE_DBFS, to_dbfs
 
-__all__ = ["fmt_db", "bar", "bar_cells", "METER_LEGEND", "FLAGS_LEGEND", "status_table", "tempo_line", "meter_lines", "params_table", "lufs_line", "mixer_lines",
+__all__ = ["fmt_db", "bar", "bar_cells", "METER_LEGEND", "FLAGS_LEGEND", "status_table", "tempo_line", "session_line", "meter_lines", "params_table", "lufs_line", "mixer_lines",
            "bus_lines"]
 
 BAR_FLOOR_DB = -60.0
@@ -93,6 +93,14 @@ def tempo_line(m: Dict[str, Any]) -> str:
     )
 
 
+def session_line(session: Dict[str, Any]) -> str:
+    """``session: clean, 3 saves`` from ``status()["engine"]["session"]``."""
+    saves = session.get("saves") or 0
+    if session.get("state") == "none" and not saves:
+        return "session: none (not saved or opened yet)"
+    return "session: %s, %d save%s" % (session.get("state"), saves, "" if saves == 1 else "s")
+
+
 def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
     """Human-readable form of :meth:`looprig.Rig.status`."""
     e = st["engine"]
@@ -122,6 +130,8 @@ def status_table(st: Dict[str, Any], show_all: bool = False) -> str:
             m["xruns"],
         )
     )
+    if "session" in e:
+        lines.append(session_line(e["session"]))
     lines.append(tempo_line(m))
     mm = m["master"]
     hold = mm.get("peak_hold_dbfs") or [None, None]

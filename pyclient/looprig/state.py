@@ -15,15 +15,23 @@ from typing import Any, Dict, Optional, Union
 from . import meters as _meters
 from . import params as _params
 from ._ffi import ffi
+from ._names import SESSION_STATE_NAMES
 from .connection import Connection
 from .errors import LooprigError
 from .meters import Meters
 from .params import Param
 
-__all__ = ["StateReader"]
+__all__ = ["StateReader", "session_info"]
 
 #: Seconds meters() keeps retrying while the engine is mid-update.
 _METER_RETRY_SECONDS = 1.0
+
+
+def session_info(h: Any) -> Dict[str, Any]:
+    """``{"state": "none"|"clean"|"dirty", "saves": N}`` from ``lr_header.session_state`` /
+    ``session_saves`` (an unknown state reads ``"unknown(N)"``)."""
+    state = int(h.session_state)
+    return {"state": SESSION_STATE_NAMES.get(state, "unknown(%d)" % state), "saves": int(h.session_saves)}
 
 
 class StateReader:
@@ -146,6 +154,7 @@ class StateReader:
             "heartbeat_age": c.heartbeat_age,
             "rt_violations": int(h.rt_violations),
             "segment_size": int(h.segment_size),
+            "session": session_info(h),
         }
 
     def status(self, all_slots: bool = True) -> Dict[str, Any]:

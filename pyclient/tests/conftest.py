@@ -54,6 +54,30 @@ def shm_library() -> Path:
     return so if so.exists() else so.with_name("liblooprig-shm.so.0")
 
 
+def wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """SIGSTOP is delivered asynchronously: wait until every thread of ``pid``
+    is stopped (state T), so that the engine's threads run nothing more."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, task)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if states and all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.002)
+    raise AssertionError("engine %d did not stop" % pid)
+
+
+def sigstop(pid: int) -> None:
+    """SIGSTOP ``pid`` and return once all its threads are stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_stopped(pid)
+
+
 def require_engine() -> Path:
     """Return the engine binary; *fail* the test (not skip) if it is missing."""
     p = engine_binary()

@@ -28,7 +28,11 @@ class Wire:
     cmds : list of bytes
         The raw ``lr_command`` of every command pushed, in order.
     reject : dict
-        Index of a command (in ``cmds``) -> the engine's message: answered with an ERROR.
+        Index of a command (in ``cmds``) -> the engine's message (``LR_E_BAD_VALUE``), or
+        ``(code name, message)``: answered with an ERROR.
+    acks : dict
+        Index of a command -> what its ACK carries besides the defaults: ``value``
+        (two floats), ``message``, ``frame``.
     order : list of str
         ``"push i"`` when command i enters the ring, ``"answer i"`` when its
         answer is read: every push of a call before its first answer.
@@ -66,6 +70,7 @@ class Wire:
         self.slot_count = slot_count
         self.cmds = []
         self.reject = {}
+        self.acks = {}
         self.order = []
         self.full = False
         self.alive = True
@@ -107,19 +112,23 @@ class Wire:
         cid = 100 + i
         at = int(c.at_frame) if c.flags & lib.LR_CMD_F_AT else FRAME_TIME + PERIOD
         if i in self.reject:
-            self._events.append((i, cid, lib.LR_EVT_ERROR, int(c.type), int(c.slot), lib.LR_E_BAD_VALUE, 0,
-                                 self.reject[i]))
+            code, message = self.reject[i] if isinstance(self.reject[i], tuple) else ("LR_E_BAD_VALUE",
+                                                                                      self.reject[i])
+            self._events.append((i, cid, lib.LR_EVT_ERROR, int(c.type), int(c.slot), getattr(lib, code), 0,
+                                 message, (0.0, 0.0)))
         else:
-            self._events.append((i, cid, lib.LR_EVT_ACK, int(c.type), int(c.slot), 0, at, ""))
+            ack = self.acks.get(i, {})
+            self._events.append((i, cid, lib.LR_EVT_ACK, int(c.type), int(c.slot), 0, ack.get("frame", at),
+                                 ack.get("message", ""), ack.get("value", (0.0, 0.0))))
         return cid
 
     def poll(self, ev):
         if not self._events:
             return False
-        i, cid, typ, command, slot, code, frame, message = self._events.popleft()
+        i, cid, typ, command, slot, code, frame, message, value = self._events.popleft()
         self.order.append("answer %d" % i)
         ev.id, ev.type, ev.command, ev.slot, ev.code, ev.frame = cid, typ, command, slot, code, frame
-        ev.value[0] = ev.value[1] = 0.0
+        ev.value[0], ev.value[1] = value
         ev.seq = i + 1
         data = message.encode()
         ffi.memmove(ev.message, data + b"\0", len(data) + 1)
@@ -174,6 +183,7 @@ class Wire:
                 "type": int(c.type), "flags": int(c.flags), "slot": int(c.slot), "param": int(c.param),
                 "value": float(c.value[0]), "values": (float(c.value[0]), float(c.value[1])),
                 "at": int(c.at_frame), "quantize": int(c.quantize), "quantize_arg": int(c.quantize_arg),
+                "text": bytes(ffi.buffer(c.text, int(c.text_len))),
             })
         return out
 

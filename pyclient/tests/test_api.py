@@ -13,7 +13,7 @@ import pytest
 
 import looprig
 from looprig import CommandRejected, EngineNotRunning, LooprigError, RingFull, Timeout
-from conftest import PERIOD, RATE, require_library
+from conftest import PERIOD, RATE, require_library, sigstop
 
 np = pytest.importorskip("numpy")
 
@@ -492,7 +492,7 @@ def test_timeout_and_ring_full_with_stopped_engine(engine_factory):
     eng = engine_factory()
     r = looprig.attach(eng.name)
     r.ping()
-    eng.proc.signal(signal.SIGSTOP)
+    sigstop(eng.proc.pid)
     try:
         t0 = time.monotonic()
         with pytest.raises(Timeout) as ei:
@@ -559,7 +559,7 @@ def test_stopped_engine_raises_engine_stalled(engine_factory):
         time.sleep(0.005)
     assert 0 <= r.heartbeat_age < 0.5 and r.engine_info()["heartbeat_age"] is not None
     r.stall_seconds = 0.5
-    eng.proc.signal(signal.SIGSTOP)
+    sigstop(eng.proc.pid)
     try:
         t0 = time.monotonic()
         with pytest.raises(looprig.EngineStalled) as ei:

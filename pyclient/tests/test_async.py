@@ -20,7 +20,7 @@ import pytest
 import looprig
 from looprig import CommandRejected, EngineNotRunning, LooprigError, RingFull, Timeout
 from looprig._ffi import get_lib
-from conftest import require_library
+from conftest import require_library, sigstop
 from fakes import FRAME_TIME, PERIOD, Wire, make_rig
 
 RING = None
@@ -264,9 +264,11 @@ def test_e2e_errors(rig):
     assert good.result().message == "time signature: 4 beats per bar"
 
 
+
+
 def test_e2e_full_ring_queues_then_drains_in_order(own):
     eng, rig = own
-    os.kill(eng.pid, signal.SIGSTOP)  # the engine reads nothing: the command ring fills
+    sigstop(eng.pid)  # the engine reads nothing: the command ring fills
     try:
         futs = [rig.nowait.ping(timeout=20) for _ in range(RING + 16)]
         assert len(rig._channel._outbox) == 16 and rig.in_flight == RING + 16
@@ -292,7 +294,7 @@ def test_e2e_full_ring_queues_then_drains_in_order(own):
 
 def test_e2e_full_ring_for_the_whole_timeout(own):
     eng, rig = own
-    os.kill(eng.pid, signal.SIGSTOP)
+    sigstop(eng.pid)
     try:
         futs = [rig.nowait.ping(timeout=0.3) for _ in range(RING + 4)]
         time.sleep(0.4)
@@ -309,7 +311,7 @@ def test_e2e_full_ring_for_the_whole_timeout(own):
 
 def test_e2e_engine_killed_while_futures_pending(own):
     eng, rig = own
-    os.kill(eng.pid, signal.SIGSTOP)  # nothing gets answered
+    sigstop(eng.pid)  # nothing gets answered
     futs = [rig.nowait.ping(timeout=30), rig.nowait.play([0, 1], timeout=30),
             rig.nowait.highpass(0, 200, timeout=30), rig.nowait.load(1, __file__, timeout=30)]
     eng.kill()
@@ -331,7 +333,7 @@ def test_e2e_reader_thread_resolves_without_pump(own):
         assert ready.wait(5) and f.result(0).frame > 0
         assert threads[0].startswith("looprig-reader")
         # the engine dies while a command is in flight: the reader fails it
-        os.kill(eng.pid, signal.SIGSTOP)
+        sigstop(eng.pid)
         pending = rig.nowait.unload(1, timeout=30)
         eng.kill()
         assert isinstance(pending.exception(timeout=5), EngineNotRunning)

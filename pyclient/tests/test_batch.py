@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import RATE, REPO, run_cli
+from conftest import RATE, REPO, run_cli, sigstop
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
@@ -56,7 +56,7 @@ def test_send_batch_is_all_or_nothing_on_the_ring(engine_factory):
     eng = engine_factory()
     with looprig.attach(eng.name, timeout=10.0) as rig:
         slot = _ring(rig)
-        eng.proc.signal(signal.SIGSTOP)
+        sigstop(eng.proc.pid)
         try:
             size = looprig.client.BATCH_MAX
             assert size == lib.LR_CMD_RING_SIZE

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PERIOD, RATE, REPO, run_cli
+from conftest import PERIOD, RATE, REPO, run_cli, sigstop
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 
@@ -184,7 +184,7 @@ def test_declick(engine):
 
 def test_timeout_exit_4(engine_factory):
     eng = engine_factory()
-    eng.proc.signal(signal.SIGSTOP)
+    sigstop(eng.proc.pid)
     try:
         t0 = time.monotonic()
         r = run_cli(["--name", eng.name, "--timeout", "0.3", "ping"])

@@ -65,6 +65,8 @@ const lr_param_desc kParams[] = {
     {LR_P_REVERB_PREDELAY, GLOBAL, CONT, 0, "reverb-predelay", "ms", 0, 250, 10, "reverb pre-delay"},
     {LR_P_REVERB_RETURN, GLOBAL, CONT, 0, "reverb-return", "dB", kOff, 12, 0, "reverb return level"},
     {LR_P_MASTER_GAIN, GLOBAL, CONT, 0, "master-gain", "dB", kOff, 12, 0, "master level"},
+    {LR_P_LAUNCH_QUANTIZE, GLOBAL, INDEX, 0, "launch-quantize", "", LR_LAUNCH_NONE, LR_LAUNCH_8_BARS, LR_LAUNCH_BAR,
+     "launch quantize of the GUI and controllers: 0 none, 1 beat, 2 bar, 3 2 bars, 4 4 bars, 5 8 bars"},
 };
 
 }  // namespace

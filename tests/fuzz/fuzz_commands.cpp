@@ -189,6 +189,16 @@ void service(AudioCore& core, uint32_t& counter) {
         }
         if (!core.render_answers().push(a)) fail("render answer queue full");
     }
+    // The session worker: a save is answered done (after the audio thread
+    // snapshot the rig), an open refused, as if its folder were unreadable.
+    SessionJob& job = core.queues().session;
+    if (job.stage.load(std::memory_order_acquire) == SessionJob::kRequested) {
+        job.stage.store(SessionJob::kWorking, std::memory_order_release);
+        const bool save = job.type == LR_CMD_SESSION_SAVE;
+        job.code = save ? LR_OK : LR_E_FILE;
+        std::snprintf(job.message, sizeof job.message, "%s", save ? "saved" : "cannot open the session");
+        job.stage.store(SessionJob::kAnswerReady, std::memory_order_release);
+    }
     Sample* g = nullptr;
     while (core.garbage().pop_into(&g)) delete g;
 }

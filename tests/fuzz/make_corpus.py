@@ -23,7 +23,7 @@ SLOTS = 4
 NAN, INF = math.nan, math.inf
 
 (NOP, PING, LOAD, UNLOAD, PLAY, STOP, GAIN, PAN, MUTE, SOLO, DECLICK, TEMPO, METER, LOOP_TEMPO,
- PITCH, MODE, TRANSPORT, PARAM, METER_RESET) = range(19)
+ PITCH, MODE, TRANSPORT, PARAM, METER_RESET, SESSION_SAVE, SESSION_OPEN) = range(21)
 Q_NONE, Q_SLOT, Q_FRAMES, Q_BEAT, Q_BAR = range(5)
 F_AT = 1
 
@@ -99,6 +99,8 @@ def main():
         "transport": rec(TRANSPORT, values=(2.0,)),
         "param": rec(PARAM, slot=0, param=1, values=(120.0,)),
         "meter_reset": rec(METER_RESET),
+        "session_save": rec(SESSION_SAVE, text_len=8, text=b"/tmp/s01", periods=3),
+        "session_open": rec(SESSION_OPEN, text_len=8, text=b"/tmp/s01", values=(1.0,), periods=3),
     }
     for name, r in valid.items():
         write(f"valid-{name}", commands(rec(PLAY, slot=0), r, rec(PING, periods=3)))
@@ -119,7 +121,9 @@ def main():
                              [rec(DECLICK, values=(v,)) for v in (0.0, 100.0, 100.5, -0.1, NAN, INF)],
         "slots": [rec(t, slot=s, values=(0.0,)) for t in (PLAY, STOP, GAIN, UNLOAD, PITCH)
                   for s in (-1, SLOTS, 2 ** 31 - 1, -(2 ** 31))],
-        "types": [rec(t) for t in (NOP, 19, 200, 65535)] + [rec(PING, id0=True)],
+        "types": [rec(t) for t in (NOP, 21, 200, 65535)] + [rec(PING, id0=True)],
+        "session": [rec(t, text_len=n, text=x, periods=p) for t in (SESSION_SAVE, SESSION_OPEN)
+                    for n, x, p in ((0, b"", 0), (2, b"/s", 0), (4, b"rel/", 1), (3, b"/a\x00", 1), (2, b"/s", 3))],
         "flags": [rec(GAIN, slot=0, flags=f, values=(0.0,)) for f in (2, 0x8000, 0xFFFF, 1)] +
                  [rec(t, flags=F_AT, at=5000) for t in (PING, DECLICK, METER, METER_RESET)],
         "text": [rec(LOAD, slot=0, text_len=n, text=t) for n, t in

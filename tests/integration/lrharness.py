@@ -72,6 +72,27 @@ def import_looprig():
     return looprig
 
 
+def sigstop(pid: int, timeout: float = 5.0) -> None:
+    """SIGSTOP ``pid`` and return once every thread of it is stopped (state T).
+
+    The signal is delivered asynchronously: without the wait, the engine's
+    audio thread may still answer a command sent right after ``kill``."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if states and all(st in ("T", "t") for st in states):
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 # --------------------------------------------------------------------------
 # jackd
 # --------------------------------------------------------------------------
@@ -168,8 +189,9 @@ class Engine:
     live: list["Engine"] = []   # for failure reports (conftest hook)
 
     def __init__(self, server: JackServer, slots: int | None = None, slot_outs: bool = False,
-                 extra: list[str] | None = None, name: str | None = None):
+                 extra: list[str] | None = None, name: str | None = None, env: dict | None = None):
         self.server = server
+        self.env = env  # the process's environment (default: the server's)
         self.name = name or unique_name("lre")
         self.slots = slots if slots is not None else 32
         self.args = [str(engine_binary()), "--name", self.name, "--declick-ms", "0"]
@@ -189,7 +211,7 @@ class Engine:
             raise FileNotFoundError(f"engine binary not found: {engine_binary()}")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._err,
-                                     env=self.server.env, cwd=str(REPO), text=True,
+                                     env=self.env or self.server.env, cwd=str(REPO), text=True,
                                      bufsize=1)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

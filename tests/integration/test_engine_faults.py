@@ -110,7 +110,7 @@ def _kill_during(server, looprig_mod, what, prepare, call, stop_first):
         if prepare:
             prepare(rig)
         if stop_first:  # the engine must not answer before it dies
-            k.engine.proc.send_signal(signal.SIGSTOP)
+            H.sigstop(k.engine.proc.pid)
         th, box = _run_in_thread(lambda: call(rig))
         time.sleep(0.3)
         assert th.is_alive(), f"{what}: the call returned before the kill: {box}"
@@ -204,7 +204,7 @@ def test_stopped_engine_is_reported_as_stalled_not_hung(server, looprig_mod):
         rig = looprig_mod.attach(name=k.engine.name)
         rig.ping()
         assert rig.heartbeat_age is not None and rig.heartbeat_age < 0.5
-        k.engine.proc.send_signal(signal.SIGSTOP)
+        H.sigstop(k.engine.proc.pid)
         t0 = time.monotonic()
         with pytest.raises(looprig_mod.EngineStalled) as ei:
             rig.ping(timeout=30)
@@ -239,7 +239,7 @@ def test_engine_waiting_for_jack_is_neither_dead_nor_stalled(server, looprig_mod
         rig = looprig_mod.attach(name=k.engine.name)
         rig.ping()
         lib = rig._lib
-        k.engine.proc.send_signal(signal.SIGSTOP)
+        H.sigstop(k.engine.proc.pid)
         time.sleep(0.1)
         rig.header.engine_state = lib.LR_ENGINE_JACK_LOST
         rig.stall_seconds = 0.5
@@ -339,3 +339,4 @@ def test_second_engine_of_the_same_name_refuses(server, looprig_mod):
             assert first.alive()
     finally:
         assert first.stop(check=True) == 0
+

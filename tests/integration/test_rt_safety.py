@@ -112,6 +112,14 @@ def test_every_command_path_runs_without_allocating_or_locking(trap_engine, loop
             time.sleep(0.5)
             rig.unload(5)
             rig.meters()
+            # Sessions: the audio thread snapshots the rig for a save, installs an opened one and
+            # starts its playing slots together.
+            rig.save(tmp_path / "session")
+            rig.save()
+            rig.gain(0, -2.0)
+            rig.open(tmp_path / "session", play=True)
+            rig.open(play=False)
+            rig.open(tmp_path / "session", play=True)
             # A client killed while attached: its place is reclaimed on the audio thread.
             code = ("import sys, os; sys.path.insert(0, %r); import looprig; r = looprig.attach(name=%r); "
                     "r.send('gain', slot=0, value=-1.0, wait=False); os._exit(0)") % (str(REPO / 'pyclient'), trap_engine.name)

@@ -8,6 +8,7 @@
 #include "level_meters.hpp"
 #include "loads.hpp"
 #include "musical_grid.hpp"
+#include "session_exchange.hpp"
 #include "slot.hpp"
 #include "slot_mixer.hpp"
 #include "steady_render.hpp"
@@ -49,8 +50,10 @@ struct ActionRig {
     std::atomic<uint32_t> rate{48000};
     std::atomic<uint32_t> transport_mode{LR_TRANSPORT_OFF};
     Loads loads{*segment, queues, protocol, refs, voices, renders, slot_mixer, rate};
+    SessionExchange sessions{*segment, queues, protocol, loads, refs, slots, grid};
     Actions actions{*segment,
-                    ActionTargets{slots, grid, protocol, voices, renders, slot_mixer, bus_mixer, meters, loads},
+                    ActionTargets{slots, grid, protocol, voices, renders, slot_mixer, bus_mixer, meters, loads,
+                                  sessions, queues.rig_changes},
                     cfg.schedule_capacity, rate, transport_mode};
     ClientEnds client{*segment, 0};
     uint32_t next_id = 1;

@@ -8,6 +8,7 @@
 #include "loads.hpp"
 #include "musical_grid.hpp"
 #include "segment.hpp"
+#include "session_exchange.hpp"
 #include "slot.hpp"
 #include "looprig/shm_client.h"
 
@@ -38,7 +39,7 @@ void Actions::set_param(uint32_t id, int32_t index, double v, bool immediate, ui
 
 bool Actions::assign_slot_setting(Slot& s, uint32_t id, double v) {
     SlotStrip& strip = s.strip;
-    strip.params[id] = static_cast<float>(v);
+    strip.params[id] = v;
     strip.params_dirty = true;
     if (SlotMixer::set_level(strip, id, v)) {
         t_.slot_mixer.update_all_gain_targets(t_.slots);
@@ -46,8 +47,8 @@ bool Actions::assign_slot_setting(Slot& s, uint32_t id, double v) {
     }
     if (!t_.renders.set_timing(s.timing, id, v, s.loaded.sample)) return false;
     // A loop declared by tempo has no declared length, and the other way round.
-    strip.params[LR_P_LOOP_BPM] = static_cast<float>(s.timing.declared_bpm);
-    strip.params[LR_P_LOOP_BEATS] = static_cast<float>(s.timing.declared_beats);
+    strip.params[LR_P_LOOP_BPM] = s.timing.declared_bpm;
+    strip.params[LR_P_LOOP_BEATS] = s.timing.declared_beats;
     return true;
 }
 
@@ -81,19 +82,22 @@ void Actions::handle(uint32_t place, const lr_command& cmd) {
         return;
     }
     c->commands_accepted = c->commands_accepted + 1;
+    if (cmd.type != LR_CMD_PING && cmd.type != LR_CMD_METER_RESET && cmd.type != LR_CMD_LOAD &&
+        cmd.type != LR_CMD_SESSION_SAVE && cmd.type != LR_CMD_SESSION_OPEN)
+        t_.rig_changes.fetch_add(1, std::memory_order_relaxed);  // the session worker's "dirty" (loads: when installed)
     switch (cmd.type) {
         case LR_CMD_PING:
             why << "pong";
             t_.protocol.reply(place, cmd, LR_EVT_ACK, LR_OK, frame0_, message_);
             return;
         case LR_CMD_LOAD: return t_.loads.request_load(place, cmd, frame0_);
+        case LR_CMD_SESSION_SAVE:
+        case LR_CMD_SESSION_OPEN: return t_.sessions.request(place, cmd, frame0_);
         case LR_CMD_UNLOAD: return t_.loads.unload(t_.slots, place, cmd, frame0_);
         case LR_CMD_DECLICK: {
             const auto frames = static_cast<uint32_t>(
                 std::lround(cmd.value[0] * sample_rate_.load(std::memory_order_relaxed) / 1000.0));
-            t_.voices.set_declick_frames(frames);
-            t_.slot_mixer.set_declick_frames(frames);
-            header_->declick_frames = frames;
+            set_declick_frames(frames);
             why << "declick ramp " << static_cast<uint64_t>(frames) << " frames";
             t_.protocol.reply(place, cmd, LR_EVT_ACK, LR_OK, frame0_, message_);
             return;
@@ -323,6 +327,83 @@ void Actions::apply(const Action& a) {
         case LR_CMD_SOLO: assign_slot_setting(s, LR_P_SOLO, a.value); break;
         default:
             break;
+    }
+}
+
+void Actions::set_declick_frames(uint32_t frames) {
+    t_.voices.set_declick_frames(frames);
+    t_.slot_mixer.set_declick_frames(frames);
+    header_->declick_frames = frames;
+}
+
+void Actions::clear_schedule() {
+    schedule_.clear();
+    for (Slot& s : t_.slots) {
+        s.play.pending_starts = 0;
+        s.play.pending_stops = 0;
+        s.play.pre_roll_for = 0;
+    }
+}
+
+void Actions::restore_slot(int32_t slot, const double* params) {
+    Slot& s = t_.slots[static_cast<uint32_t>(slot)];
+    t_.slot_mixer.restore_params(s.strip, params);
+    // Levels, then timing: a loop declared by tempo has no declared length
+    // (setting either to 0 clears only itself), so the order restores both.
+    for (uint32_t id = LR_P_GAIN; id < LR_P_SLOT_END; ++id) assign_slot_setting(s, id, params[id]);
+    t_.renders.refresh_render(s, slot, frame0_);
+}
+
+void Actions::restore_globals(const SessionRig& rig) {
+    const MusicalGrid& grid = t_.grid;
+    if (rig.tempo_bpm != grid.bpm()) {
+        t_.grid.set_tempo(frame0_, rig.tempo_bpm);
+        t_.renders.refresh_followers(t_.slots, frame0_);
+    }
+    if (rig.beats_per_bar != grid.beats_per_bar()) t_.grid.set_beats_per_bar(frame0_, rig.beats_per_bar);
+    transport_mode_.store(rig.transport_mode, std::memory_order_release);
+    set_declick_frames(rig.declick_frames);
+    for (int32_t g = 0; g < LR_GROUPS; ++g)
+        for (uint32_t k = 0; k < LR_GROUP_PARAMS; ++k)
+            if (lr_param_info(LR_P_GROUP_BASE + k))
+                t_.bus_mixer.set_param(LR_P_GROUP_BASE + k, g, rig.group_params[g][k], true);
+    // delay-ms switches the delay to milliseconds (delay-beats 0): set it first.
+    t_.bus_mixer.set_param(LR_P_DELAY_MS, 0, rig.global_params[LR_P_DELAY_MS - LR_P_GLOBAL_BASE], true);
+    for (uint32_t k = 0; k < LR_GLOBAL_PARAMS; ++k) {
+        const uint32_t id = LR_P_GLOBAL_BASE + k;
+        if (id != LR_P_DELAY_MS && lr_param_info(id)) t_.bus_mixer.set_param(id, 0, rig.global_params[k], true);
+    }
+}
+
+bool Actions::play_at(int32_t slot, uint64_t frame) {
+    Slot& s = t_.slots[static_cast<uint32_t>(slot)];
+    if (!s.loaded.sample) return false;
+    const Action action{frame, 0, LR_CMD_PLAY, slot, 0.0, 0};
+    schedule_pre_roll(s, slot, frame);
+    if (frame > frame0_) {
+        if (!schedule_.insert(action)) return false;
+        note_scheduled(s, action);
+    } else {
+        note_scheduled(s, action);
+        apply(action);
+    }
+    return true;
+}
+
+void Actions::snapshot(SessionRig& rig) const {
+    const MusicalGrid& grid = t_.grid;
+    rig.tempo_bpm = grid.bpm();
+    rig.beats_per_bar = grid.beats_per_bar();
+    rig.transport_mode = transport_mode_.load(std::memory_order_relaxed);
+    rig.declick_frames = t_.voices.declick_frames();
+    for (uint32_t g = 0; g < LR_GROUPS; ++g)
+        std::copy_n(t_.bus_mixer.group_params(g), LR_GROUP_PARAMS, rig.group_params[g]);
+    std::copy_n(t_.bus_mixer.global_params(), LR_GLOBAL_PARAMS, rig.global_params);
+    for (uint32_t i = 0; i < t_.slots.size() && i < rig.slots.size(); ++i) {
+        const Slot& s = t_.slots[i];
+        const SlotPlayback& p = s.play;
+        std::copy_n(s.strip.params, LR_SLOT_PARAMS, rig.slots[i].params);
+        rig.slots[i].playing = s.loaded.sample && ((p.playing && p.pending_stops == 0) || p.pending_starts > 0);
     }
 }
 

@@ -36,6 +36,7 @@ class BusMixer;
 class LevelMeters;
 class Loads;
 class MusicalGrid;
+class SessionExchange;
 class SlotMixer;
 class SteadyRenders;
 class Voices;
@@ -52,6 +53,8 @@ struct ActionTargets {
     BusMixer& bus_mixer;
     LevelMeters& meters;
     Loads& loads;
+    SessionExchange& sessions;
+    std::atomic<uint64_t>& rig_changes;  // WorkerQueues::rig_changes
 };
 
 class Actions final : public CommandSink {
@@ -70,6 +73,25 @@ public:
     /// at frame `at`, ramped over the smoothing time unless `immediate`. v is
     /// validated. RT safe.
     void set_param(uint32_t id, int32_t index, double v, bool immediate, uint64_t at = 0);
+    /// Sessions (session_exchange): the rig a session holds, restored at
+    /// frame0 without answering anyone. Every value was validated by the
+    /// session worker (lr_param_check). RT safe.
+    ///  - clear_schedule(): drop waiting actions and the slots' pending starts/stops;
+    ///  - restore_slot(): every slot param of `slot` at once (one render
+    ///    request at most), its loop already installed;
+    ///  - restore_globals(): tempo, time signature, transport mode, declick,
+    ///    group and global params;
+    ///  - play_at(): start `slot` at `frame` (with its pre-roll), as a PLAY would.
+    void clear_schedule();
+    void restore_slot(int32_t slot, const double* params);
+    void restore_globals(const SessionRig& rig);
+    bool play_at(int32_t slot, uint64_t frame);
+    /// A snapshot of the same (a save): `rig`'s values and each slot's playing
+    /// state; the samples are left to the caller. RT safe.
+    void snapshot(SessionRig& rig) const;
+    /// LR_CMD_DECLICK's effect: ramp length of starts, stops and level changes. RT safe.
+    void set_declick_frames(uint32_t frames);
+
     /// Take this period's transport mode and JACK transport: in follow mode
     /// the master grid takes tempo, beats per bar and position from it. RT safe.
     void take_transport(uint32_t mode, const TransportInfo& t);

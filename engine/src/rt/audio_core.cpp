@@ -4,7 +4,8 @@
 //   loads            loaded samples, the loader          steady_render  renders from the render threads
 //   voice            voices, sample references           interim_shifter pitch while a render is pending
 //   slot_mixer       a slot's strip, sends and fader     bus_mixer      groups, effects, returns, master
-//   level_meters     meters and the published meter area; worker_queues.hpp: the hand-off to the workers
+//   level_meters     meters and the published meter area   session_exchange  session saves/opens
+//   worker_queues.hpp: the hand-off to the workers
 // process() runs on the audio thread and is RT safe: no allocation, locks,
 // blocking, I/O or logging (the units' functions it calls say so too).
 #include "audio_core.hpp"
@@ -18,6 +19,7 @@
 #include "loads.hpp"
 #include "musical_grid.hpp"
 #include "ring.hpp"
+#include "session_exchange.hpp"
 #include "segment.hpp"
 #include "slot.hpp"
 #include "slot_mixer.hpp"
@@ -58,6 +60,7 @@ struct AudioCore::Impl {
     rt::LevelMeters meters;
     rt::ClientProtocol protocol;
     rt::Loads loads;
+    rt::SessionExchange sessions;
     rt::Actions actions;
     uint32_t last_nframes = 0;
     uint64_t period = 0;
@@ -77,7 +80,10 @@ struct AudioCore::Impl {
           meters(seg, core.queues_, cfg.sample_rate),
           protocol(seg),
           loads(seg, core.queues_, protocol, refs, voices, renders, slot_mixer, core.sample_rate_),
-          actions(seg, rt::ActionTargets{slots, grid, protocol, voices, renders, slot_mixer, bus_mixer, meters, loads},
+          sessions(seg, core.queues_, protocol, loads, refs, slots, grid),
+          actions(seg,
+                  rt::ActionTargets{slots, grid, protocol, voices, renders, slot_mixer, bus_mixer, meters, loads,
+                                    sessions, core.queues_.rig_changes},
                   cfg.schedule_capacity, core.sample_rate_, core.transport_mode_) {
         scratch[0].assign(cfg.max_frames, 0.0f);
         scratch[1].assign(cfg.max_frames, 0.0f);
@@ -184,6 +190,7 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
     m.loads.install_loads(m.slots, frame_time);
     m.renders.install_renders(m.slots, frame_time);
     m.protocol.read_commands(frame_time, m.actions);
+    m.sessions.serve(m.actions, frame_time);
     const uint32_t transport = transport_mode_.load(std::memory_order_acquire);
     m.actions.take_transport(transport, transport_);
 

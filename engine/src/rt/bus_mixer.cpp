@@ -41,7 +41,7 @@ BusMixer::BusMixer(const MusicalGrid& grid, const CoreConfig& cfg)
     }
     // Setting delay-ms switched the delay to ms; the default is synced (delay-beats).
     delay_beats_ = lr_param_info(LR_P_DELAY_BEATS)->def;
-    global_params_[LR_P_DELAY_BEATS - LR_P_GLOBAL_BASE] = static_cast<float>(delay_beats_);
+    global_params_[LR_P_DELAY_BEATS - LR_P_GLOBAL_BASE] = delay_beats_;
     delay_.set_delay_frames(delay_frames_now(cfg.sample_rate));
     delay_.reset();
 }
@@ -65,19 +65,19 @@ BusInputs BusMixer::inputs(uint32_t offset, const CoreOutputs& out) {
 void BusMixer::set_param(uint32_t id, int32_t index, double v, bool immediate) {
     const uint32_t ramp = immediate ? 0 : smooth_frames_;
     if (id >= LR_P_GROUP_BASE && id < LR_P_GROUP_END) {
-        float* params = group_params_[index];
-        params[id - LR_P_GROUP_BASE] = static_cast<float>(v);
+        double* params = group_params_[index];
+        params[id - LR_P_GROUP_BASE] = v;
         const bool muted = params[LR_P_GROUP_MUTE - LR_P_GROUP_BASE] != 0.0f;
         group_gain_[index].set(muted ? 0.0f : level_gain(params[LR_P_GROUP_GAIN - LR_P_GROUP_BASE]), ramp);
         return;
     }
-    global_params_[id - LR_P_GLOBAL_BASE] = static_cast<float>(v);
+    global_params_[id - LR_P_GLOBAL_BASE] = v;
     switch (id) {
         case LR_P_DELAY_BEATS: delay_beats_ = v; break;
         case LR_P_DELAY_MS:
             delay_ms_ = v;
             delay_beats_ = 0.0;
-            global_params_[LR_P_DELAY_BEATS - LR_P_GLOBAL_BASE] = 0.0f;
+            global_params_[LR_P_DELAY_BEATS - LR_P_GLOBAL_BASE] = 0.0;
             break;
         case LR_P_DELAY_FEEDBACK: delay_.set_feedback(v); break;
         case LR_P_DELAY_LOWCUT: delay_.set_lowcut(v); break;

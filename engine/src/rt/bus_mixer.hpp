@@ -72,9 +72,9 @@ public:
     /// The effect `bus` feeds is asleep (not run). RT safe.
     bool asleep(lr_send_bus bus) const { return fx_sleep_[bus].asleep; }
     /// Group `g`'s params in force (LR_GROUP_PARAMS, as published). RT safe.
-    const float* group_params(uint32_t g) const { return group_params_[g]; }
+    const double* group_params(uint32_t g) const { return group_params_[g]; }
     /// The global params in force (LR_GLOBAL_PARAMS, as published). RT safe.
-    const float* global_params() const { return global_params_; }
+    const double* global_params() const { return global_params_; }
     /// The delay time in force (frames). RT safe.
     uint32_t delay_frames() const { return delay_.delay_frames(); }
 
@@ -99,8 +99,8 @@ private:
     dsp::Ramp group_gain_[LR_GROUPS];
     dsp::Ramp return_gain_[LR_SENDS];
     dsp::Ramp master_gain_;
-    float group_params_[LR_GROUPS][LR_GROUP_PARAMS] = {};
-    float global_params_[LR_GLOBAL_PARAMS] = {};
+    double group_params_[LR_GROUPS][LR_GROUP_PARAMS] = {};  // exact values (published as float)
+    double global_params_[LR_GLOBAL_PARAMS] = {};
     double delay_beats_ = 0.0;          // > 0: tempo-synced
     double delay_ms_ = 0.0;
     uint32_t delay_max_frames_ = 1;

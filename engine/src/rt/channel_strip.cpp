@@ -69,6 +69,14 @@ void ChannelStrip::reset() {
     for (SvfSection& s : eq_) s.reset();
 }
 
+void ChannelStrip::settle() {
+    hp_.settle();
+    lp_.settle();
+    for (SvfSection& s : eq_) s.settle();
+    for (Glide* w : {&hp_w_, &lp_w_, &eq_w_})
+        if (w->moving()) w->jump(w->target);
+}
+
 void ChannelStrip::run_stage(SvfSection* sections, int count, Glide& weight, float* left, float* right,
                              uint32_t n) {
     bool audible = false;

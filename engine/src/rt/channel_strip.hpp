@@ -38,6 +38,9 @@ public:
     bool transparent() const;
     /// Clear filter states (e.g. when a slot restarts from silence). RT safe.
     void reset();
+    /// Finish every glide and crossfade at once: a silent slot's new settings
+    /// are in force when it starts, not glided into over its first 20 ms. RT safe.
+    void settle();
 
     /// The settings last given (the targets in force). RT safe.
     const StripSettings& settings() const { return settings_; }

@@ -27,6 +27,8 @@ const char* command_name(uint32_t type) {
         case LR_CMD_TRANSPORT: return "transport";
         case LR_CMD_PARAM: return "param";
         case LR_CMD_METER_RESET: return "meter-reset";
+        case LR_CMD_SESSION_SAVE: return "save";
+        case LR_CMD_SESSION_OPEN: return "open";
         default: return "?";
     }
 }
@@ -133,7 +135,8 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
     }
     const double v = cmd.value[0];
     const bool valued = type != LR_CMD_PING && type != LR_CMD_LOAD && type != LR_CMD_UNLOAD && type != LR_CMD_PLAY &&
-                        type != LR_CMD_STOP && type != LR_CMD_METER_RESET;
+                        type != LR_CMD_STOP && type != LR_CMD_METER_RESET && type != LR_CMD_SESSION_SAVE &&
+                        type != LR_CMD_SESSION_OPEN;
     if (valued && (is_subnormal(v) || (type == LR_CMD_LOOP_TEMPO && is_subnormal(cmd.value[1])))) {
         why << command_name(type) << ": value " << (is_subnormal(v) ? v : cmd.value[1])
             << " is subnormal (too close to 0 to be told from 0)";
@@ -178,9 +181,15 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
             if (code != LR_OK) return code;
             break;
         }
+        case LR_CMD_SESSION_SAVE:
+        case LR_CMD_SESSION_OPEN:
+            if (type == LR_CMD_SESSION_OPEN && cmd.value[0] != 0.0 && cmd.value[0] != 1.0)
+                return bad_value(why, "open: play", cmd.value[0], "0 or 1");
+            if (cmd.text_len == 0) break;  // the session in use
+            [[fallthrough]];
         case LR_CMD_LOAD: {
             if (cmd.text_len == 0 || cmd.text_len >= LR_TEXT_MAX) {
-                why << "load needs a file path of 1.." << uint32_t{LR_TEXT_MAX - 1} << " bytes";
+                why << command_name(type) << (type == LR_CMD_LOAD ? " needs a file path of 1.." : " needs a path of 1..") << uint32_t{LR_TEXT_MAX - 1} << " bytes";
                 return LR_E_BAD_VALUE;
             }
             for (uint32_t i = 0; i < cmd.text_len; ++i) {
@@ -190,7 +199,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
                 }
             }
             if (cmd.text[0] != '/') {
-                why << "file path must be absolute";
+                why << (type == LR_CMD_LOAD ? "file" : "session") << " path must be absolute";
                 return LR_E_BAD_VALUE;
             }
             break;

@@ -49,20 +49,8 @@ void Loads::install_loads(std::vector<Slot>& slots, uint64_t frame0) {
         if (r->code == LR_OK && r->sample) {
             Slot& s = slots[static_cast<uint32_t>(r->slot)];
             Sample* fresh = r->sample;
-            SampleRefs::retain(fresh);
             Sample* old = s.loaded.sample;
-            s.loaded.sample = fresh;
-            lr_slot_info& info = s.loaded.info;
-            info.channels = fresh->channels;
-            info.source_rate = fresh->source_rate;
-            info.source_frames = fresh->source_frames;
-            info.load_count += 1;
-            std::memcpy(info.name, fresh->name, sizeof info.name);
-            std::memcpy(info.path, fresh->path, sizeof info.path);
-            s.loaded.info_dirty = true;
-            renders_.update_loop_beats(s.timing, fresh);
-            // The pan law follows the source's channels.
-            mixer_.update_gain_targets(s.strip, fresh->channels, SlotMixer::any_solo(slots));
+            hold(slots, s, fresh);
             SlotPlayback& p = s.play;
             if (p.main.active() && !p.main.releasing && !p.main.grid_locked && s.timing.loop_beats == 0.0) {
                 // Swap what plays, keeping the slot's place on its grid.
@@ -72,6 +60,7 @@ void Loads::install_loads(std::vector<Slot>& slots, uint64_t frame0) {
             }
             renders_.refresh_render(s, r->slot, frame0);  // followers rebind at the same phase
             refs_.release(old);
+            queues_.rig_changes.fetch_add(1, std::memory_order_relaxed);
             if (client_still_there)
                 protocol_.reply(place, answered, LR_EVT_ACK, LR_OK, frame0, r->message,
                                 static_cast<double>(fresh->frames), static_cast<double>(fresh->source_rate));
@@ -100,6 +89,50 @@ void Loads::unload(std::vector<Slot>& slots, uint32_t place, const lr_command& c
     s.loaded.info_dirty = true;
     why << "slot " << cmd.slot << " unloaded";
     protocol_.reply(place, cmd, LR_EVT_ACK, LR_OK, frame0, message_);
+}
+
+void Loads::hold(std::vector<Slot>& slots, Slot& s, Sample* fresh) {
+    SampleRefs::retain(fresh);
+    s.loaded.sample = fresh;
+    lr_slot_info& info = s.loaded.info;
+    const uint64_t loads = info.load_count;
+    std::memset(&info, 0, sizeof info);
+    if (fresh) {
+        info.channels = fresh->channels;
+        info.source_rate = fresh->source_rate;
+        info.source_frames = fresh->source_frames;
+        info.load_count = loads + 1;
+        std::memcpy(info.name, fresh->name, sizeof info.name);
+        std::memcpy(info.path, fresh->path, sizeof info.path);
+    }
+    s.loaded.info_dirty = true;
+    renders_.update_loop_beats(s.timing, fresh);
+    // The pan law follows the source's channels.
+    if (fresh) mixer_.update_gain_targets(s.strip, fresh->channels, SlotMixer::any_solo(slots));
+}
+
+void Loads::show_saved_path(Slot& s, const char* path) {
+    lr_slot_info& info = s.loaded.info;
+    const std::size_t n = strnlen(path, sizeof info.path - 1);
+    std::memcpy(info.path, path, n);
+    info.path[n] = '\0';
+    const char* slash = std::strrchr(info.path, '/');
+    const char* name = slash ? slash + 1 : info.path;
+    const std::size_t m = strnlen(name, sizeof info.name - 1);
+    std::memcpy(info.name, name, m);
+    info.name[m] = '\0';
+    s.loaded.info_dirty = true;
+}
+
+void Loads::replace_stopped(std::vector<Slot>& slots, int32_t slot, Sample* fresh, uint64_t frame0) {
+    Slot& s = slots[static_cast<uint32_t>(slot)];
+    voices_.main_to_tail(s.play);
+    s.play.playing = false;
+    s.play.grid_valid = false;
+    Sample* old = s.loaded.sample;
+    hold(slots, s, fresh);
+    renders_.refresh_render(s, slot, frame0);
+    refs_.release(old);
 }
 
 }  // namespace looprig::rt

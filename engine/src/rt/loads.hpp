@@ -48,8 +48,18 @@ public:
     void install_loads(std::vector<Slot>& slots, uint64_t frame0);
     /// LR_CMD_UNLOAD (validated): fade out, drop the sample, answer. RT safe.
     void unload(std::vector<Slot>& slots, uint32_t place, const lr_command& cmd, uint64_t frame0);
+    /// A session being opened: the slot stops (fading out) and holds `fresh`
+    /// (adopted: referenced here), or nothing if null. RT safe.
+    void replace_stopped(std::vector<Slot>& slots, int32_t slot, Sample* fresh, uint64_t frame0);
+    /// A session saved the slot's loop at `path`: the slot shows that path
+    /// (and its file name), as it will after the session is opened. RT safe.
+    static void show_saved_path(Slot& s, const char* path);
 
 private:
+    /// `fresh` becomes what slot `s` holds and publishes (the old one is
+    /// released by the caller). RT safe.
+    void hold(std::vector<Slot>& slots, Slot& s, Sample* fresh);
+
     shm::Segment& segment_;
     WorkerQueues& queues_;
     ClientProtocol& protocol_;

@@ -45,6 +45,8 @@ public:
     uint32_t capacity() const { return static_cast<uint32_t>(items_.size()); }
     const Action& earliest() const { return items_[count_ - 1]; }
     Action pop_earliest() { return items_[--count_]; }
+    /// Drop every waiting action (a session being opened replaces the rig).
+    void clear() { count_ = 0; }
 
 private:
     // x is due before y: earlier frame, or same frame and earlier arrival.

@@ -2,6 +2,8 @@
 // prepare(); everything else is RT safe.
 #include "slot_mixer.hpp"
 
+#include "looprig/shm_client.h"
+
 #include "level_meters.hpp"
 #include "slot.hpp"
 
@@ -34,9 +36,8 @@ void SlotMixer::prepare(SlotStrip& s) {
     s.eq.prepare(sample_rate_, smooth_frames_);
 }
 
-void SlotMixer::set_param(SlotStrip& s, uint32_t id, double v, bool immediate) {
-    const uint32_t ramp = immediate ? 0 : smooth_frames_;
-    s.params[id] = static_cast<float>(v);
+SlotMixer::ParamKind SlotMixer::store_param(SlotStrip& s, uint32_t id, double v) {
+    s.params[id] = v;
     s.params_dirty = true;
     StripSettings& st = s.settings;
     switch (id) {
@@ -54,11 +55,29 @@ void SlotMixer::set_param(SlotStrip& s, uint32_t id, double v, bool immediate) {
         case LR_P_EQ_MID_Q: st.mid_q = v; break;
         case LR_P_EQ_HIGH_FREQ: st.high_freq = v; break;
         case LR_P_EQ_HIGH_GAIN: st.high_gain_db = v; break;
-        case LR_P_GROUP: assign_group(s, static_cast<int32_t>(v), ramp); return;
-        default: update_sends(s, ramp); return;  // send levels and pre/post
+        case LR_P_GROUP: return ParamKind::kGroup;
+        default: return ParamKind::kSend;  // send levels and pre/post
     }
-    if (immediate) s.eq.set_immediately(st);
-    else s.eq.set(st);
+    return ParamKind::kStrip;
+}
+
+void SlotMixer::set_param(SlotStrip& s, uint32_t id, double v, bool immediate) {
+    const uint32_t ramp = immediate ? 0 : smooth_frames_;
+    switch (store_param(s, id, v)) {
+        case ParamKind::kGroup: assign_group(s, static_cast<int32_t>(v), ramp); return;
+        case ParamKind::kSend: update_sends(s, ramp); return;
+        case ParamKind::kStrip: break;
+    }
+    if (immediate) s.eq.set_immediately(s.settings);
+    else s.eq.set(s.settings);
+}
+
+void SlotMixer::restore_params(SlotStrip& s, const double* params) {
+    for (uint32_t id = 0; id < LR_P_GAIN; ++id)
+        if (lr_param_info(id) && store_param(s, id, params[id]) == ParamKind::kGroup)
+            assign_group(s, static_cast<int32_t>(params[id]), 0);
+    update_sends(s, 0);
+    s.eq.set_immediately(s.settings);  // the filters designed once, not once per param
 }
 
 bool SlotMixer::set_level(SlotStrip& s, uint32_t id, double v) {
@@ -81,7 +100,7 @@ void SlotMixer::update_sends(SlotStrip& s, uint32_t ramp) {
 }
 
 void SlotMixer::assign_group(SlotStrip& s, int32_t group, uint32_t ramp) {
-    s.params[LR_P_GROUP] = static_cast<float>(group);
+    s.params[LR_P_GROUP] = group;
     if (group == s.group) return;
     s.old_group = s.group;
     s.group = group;
@@ -123,6 +142,7 @@ void SlotMixer::skip(SlotStrip& s, uint32_t n) {
         s.eq.reset();
         s.eq_idle = true;
     }
+    s.eq.settle();  // and with the settings given while it was silent
 }
 
 void SlotMixer::mix(SlotStrip& s, float* l, float* r, uint32_t n, const BusInputs& to, float* slot_l, float* slot_r,

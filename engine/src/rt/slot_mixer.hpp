@@ -27,7 +27,7 @@ struct SlotStrip {
     bool mute = false;
     bool solo = false;
     dsp::Ramp gain[2];                  // gain * pan law * audibility, per channel
-    float params[LR_SLOT_PARAMS] = {};  // every slot param's value in force, as published
+    double params[LR_SLOT_PARAMS] = {}; // every slot param's value in force (published as float; sessions save it exact)
     bool params_dirty = true;
     StripSettings settings;
     ChannelStrip eq;
@@ -56,6 +56,9 @@ public:
     /// LR_P_GAIN) of a slot to v (validated), ramped over the smoothing
     /// time unless `immediate`. RT safe.
     void set_param(SlotStrip& s, uint32_t id, double v, bool immediate);
+    /// Every strip param (ids below LR_P_GAIN, `params` indexed by id) at
+    /// once, no ramps: a session's slot installed. RT safe.
+    void restore_params(SlotStrip& s, const double* params);
     /// A level setting (LR_P_GAIN, LR_P_PAN, LR_P_MUTE, LR_P_SOLO) into the
     /// strip; false for any other id. The caller then updates the gain
     /// targets of every slot (a solo changes them all). RT safe.
@@ -83,6 +86,10 @@ public:
                     Meter& meter);
 
 private:
+    enum class ParamKind { kStrip, kGroup, kSend };
+    /// Store strip param `id` in the strip and its settings; what else it needs. RT safe.
+    static ParamKind store_param(SlotStrip& s, uint32_t id, double v);
+
     uint32_t sample_rate_;
     uint32_t smooth_frames_;  // ramp of param changes
     uint32_t declick_frames_;

@@ -71,7 +71,12 @@ enum lr_command_type {
                             params), the group 0..LR_GROUPS-1 (group params), ignored
                             (global params); honours at_frame / quantize; ramped */
     LR_CMD_METER_RESET = 18, /* slot ignored; restarts peak holds and integrated loudness */
-    LR_CMD_TYPE_COUNT = 19
+    LR_CMD_SESSION_SAVE = 19, /* slot ignored; text = session folder (absolute; created if absent),
+                                 empty = the session in use; answered when written (docs/SESSIONS.md) */
+    LR_CMD_SESSION_OPEN = 20, /* slot ignored; text = session folder (absolute), empty = the session
+                                 in use; value[0] = 1: start the slots that were playing, together;
+                                 answered when the rig is restored (all or nothing) */
+    LR_CMD_TYPE_COUNT = 21
 };
 
 /* lr_command.flags */
@@ -89,6 +94,13 @@ enum lr_quantize {
     LR_Q_FRAMES = 2,  /* next multiple of quantize_arg frames of JACK frame time */
     LR_Q_BEAT = 3,    /* next beat of the master grid (every quantize_arg beats; 0 = 1) */
     LR_Q_BAR = 4      /* next bar start (every quantize_arg bars; 0 = 1) */
+};
+
+/* lr_header.session_state (docs/SESSIONS.md). */
+enum lr_session_state {
+    LR_SESSION_NONE = 0,   /* no session saved or opened yet */
+    LR_SESSION_CLEAN = 1,  /* the rig is as last saved or opened */
+    LR_SESSION_DIRTY = 2   /* changed since (autosave, when on, writes it soon) */
 };
 
 /* Events, engine -> client. */
@@ -222,7 +234,20 @@ enum lr_param {
     LR_P_REVERB_PREDELAY = 73, /* ms */
     LR_P_REVERB_RETURN = 74, /* dB */
     LR_P_MASTER_GAIN = 75,   /* dB */
-    LR_P_GLOBAL_END = 76
+    LR_P_LAUNCH_QUANTIZE = 76, /* lr_launch_quantize: the rig's launch quantize, used by the GUI and
+                                  controllers for play/stop that name none (the engine's own
+                                  commands take theirs explicitly) */
+    LR_P_GLOBAL_END = 77
+};
+
+/* LR_P_LAUNCH_QUANTIZE values */
+enum lr_launch_quantize {
+    LR_LAUNCH_NONE = 0,    /* at once */
+    LR_LAUNCH_BEAT = 1,    /* next beat */
+    LR_LAUNCH_BAR = 2,     /* next bar */
+    LR_LAUNCH_2_BARS = 3,  /* next 2-bar line */
+    LR_LAUNCH_4_BARS = 4,  /* next 4-bar line */
+    LR_LAUNCH_8_BARS = 5   /* next 8-bar line */
 };
 
 /* lr_slot_meter.render */
@@ -265,7 +290,8 @@ typedef struct lr_event {
     int32_t slot;
     int32_t code;           /* lr_error */
     uint64_t frame;         /* JACK frame the command takes/took effect at */
-    double value[2];        /* LOAD: frames, source sample rate; PING: -; */
+    double value[2];        /* LOAD: frames, source sample rate; SESSION_SAVE: slots saved, audio
+                               files written; SESSION_OPEN: slots loaded, connections not restored */
     uint64_t seq;           /* per-client event sequence number, from 1 */
     uint32_t reserved[4];
     char message[LR_MESSAGE_MAX]; /* NUL-terminated, human readable */
@@ -330,7 +356,9 @@ typedef struct lr_header {
     uint32_t reserved0;
     uint64_t jack_frame_offset; /* frame times minus JACK's (mod 2^64): 0 until the engine reconnects to a
                                    restarted JACK server; JACK frame time = (frame - offset) mod 2^32 */
-    uint32_t reserved[24];
+    uint32_t session_state;   /* lr_session_state: is a session in use, does the rig differ from it */
+    uint32_t session_saves;   /* sessions written (saves and autosaves) since the engine started */
+    uint32_t reserved[22];
 } lr_header;
 
 /* Published every period under a sequence lock (seq odd while writing). */
