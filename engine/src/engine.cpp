@@ -535,8 +535,8 @@ int Engine::run() {
         }
         if (jack_lost_.load()) {
             lr_header* h = segment_->header();
-            shm::store_release(h->engine_state, LR_ENGINE_JACK_LOST);
             if (options_.exit_on_jack_loss) {
+                shm::store_release(h->engine_state, LR_ENGINE_JACK_LOST);
                 log(fmt::format("the JACK server went away ({}); exiting", jack_lost_reason_));
                 g_housekeeping_bell.store(nullptr);
                 return 2;
@@ -544,6 +544,10 @@ int Engine::run() {
             log(fmt::format("the JACK server went away ({}); keeping every loop and setting, "
                             "reconnecting when it is back", jack_lost_reason_));
             drop_jack();  // no period runs from here on
+            // Said only now that the old server's segments are unmapped: a
+            // server restarted on this word reuses their names (jack-UID-N)
+            // and may truncate them under a client still holding them.
+            shm::store_release(h->engine_state, LR_ENGINE_JACK_LOST);
             // The timeline continues right after the last period, whatever the
             // new server's frame counter says (see FrameClock).
             clock_.resume_at(shm::load_acquire64(h->frame_time) + segment_->meter_header()->nframes);

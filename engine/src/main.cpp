@@ -1,5 +1,6 @@
 // looprigd: the looprig engine, one JACK client.
 #include "engine.hpp"
+#include "fatal_signals.hpp"
 #include "gui_process.hpp"
 #include "nsm.hpp"
 #include "rt/dsp.hpp"
@@ -185,6 +186,7 @@ int main(int argc, char** argv) {
     const bool managed = use_nsm && !looprig::NsmClient::url_from_environment().empty();
     if ((options.session_play || !options.autosave) && options.session_dir.empty() && !managed)
         usage_error("--play and --no-autosave go with --session DIR");
+    looprig::install_fatal_signal_report();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);

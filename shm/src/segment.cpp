@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <cstdio>
 
@@ -134,6 +135,16 @@ std::unique_ptr<Segment> Segment::create(const std::string& engine_name, uint32_
         object.truncate(static_cast<bip::offset_t>(g.segment_size));
     } catch (const bip::interprocess_exception& e) {
         throw SegmentError(SegmentError::Kind::system, "cannot create shared memory /dev/shm" + name + ": " + e.what());
+    }
+    // Reserve every page now: a tmpfs file is sparse, and a page first touched
+    // when /dev/shm is full kills the toucher (engine or client) with SIGBUS.
+    if (const int rc = ::posix_fallocate(object.get_mapping_handle().handle, 0,
+                                         static_cast<off_t>(g.segment_size));
+        rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+        bip::shared_memory_object::remove(boost_name(name).c_str());
+        throw SegmentError(SegmentError::Kind::system,
+                           "cannot reserve " + std::to_string(g.segment_size) + " bytes for /dev/shm" + name + ": " +
+                               std::strerror(rc) + (rc == ENOSPC ? " (/dev/shm is full: df -h /dev/shm)" : ""));
     }
     bip::mapped_region region(object, bip::read_write);
     std::memset(region.get_address(), 0, region.get_size());

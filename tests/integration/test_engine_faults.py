@@ -340,3 +340,21 @@ def test_second_engine_of_the_same_name_refuses(server, looprig_mod):
     finally:
         assert first.stop(check=True) == 0
 
+
+def test_a_fatal_fault_is_reported_with_its_address_and_mapping(server, looprig_mod):
+    """A crash the engine cannot survive still says what happened: here its
+    own segment is truncated under it (as a full /dev/shm, or a JACK server
+    reusing a segment's name, would leave a mapping longer than its file), the
+    next period's meters fault with SIGBUS, and stderr names the signal, the
+    address and the file. The exit status stays the signal's."""
+    engine = H.Engine(server, slots=2).start()
+    try:
+        os.truncate(_shm(engine.name), 4096)
+        engine.proc.wait(10)
+        err = engine.stderr()
+        print(err.strip().splitlines()[-1])
+        assert engine.proc.returncode == -signal.SIGBUS, err
+        line = next(l for l in err.splitlines() if "fatal SIGBUS" in l)
+        assert f"/dev/shm/looprig-{os.getuid()}-{engine.name}" in line and " at address 0x" in line, line
+    finally:
+        engine.stop(check=False)
