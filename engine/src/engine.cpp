@@ -3,6 +3,7 @@
 
 #include "looprig/shm_client.h"
 #include "ring.hpp"
+#include "rt/client_protocol.hpp"
 #include "rt/rt_guard.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jack/midiport.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -76,6 +78,8 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
         throw std::runtime_error("--declick-ms must be 0..100");
     check_client_name(options_.name);  // before the segment and the JACK client
     if (!dsp::valid_pan_law(options_.pan_law_db)) throw std::runtime_error("--pan-law must be 0, -3, -4.5 or -6");
+    // A bad --midi-map stops us before anything is made.
+    MidiMap midi_map = MidiMapOwner::read_file(options_.midi_map, options_.slots);
     segment_ = shm::Segment::create(options_.name, options_.slots);
 
     open_client(true);
@@ -93,6 +97,10 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     renderer_ = std::make_unique<RenderWorker>(
         *core_, sample_rate_, options_.finer,
         options_.render_threads ? options_.render_threads : RenderWorker::default_threads());
+
+    // The MIDI map: --midi-map's file (read before JACK runs our periods), or the default.
+    midi_map_ = std::make_unique<MidiMapOwner>(core_->midi(), options_.slots, std::move(midi_map),
+                                               [this](const std::string& line) { log(line); });
 
     activate();
 
@@ -258,6 +266,7 @@ void Engine::drop_jack() {
     client_ = nullptr;
     registered_ports_.clear();
     master_[0] = master_[1] = nullptr;
+    midi_in_ = midi_out_ = midi_clock_out_ = nullptr;
     for (auto& v : slot_ports_) v.clear();
     for (auto& g : group_ports_) g[0] = g[1] = nullptr;
     for (auto& k : send_ports_) k[0] = k[1] = nullptr;
@@ -283,6 +292,11 @@ void Engine::port_connect_callback(jack_port_id_t a, jack_port_id_t b, int conne
     if (a_mine == b_mine) return;  // not ours (our ports are all outputs: never both)
     jack_port_t* mine = a_mine ? pa : pb;
     jack_port_t* other = a_mine ? pb : pa;
+    if (connect && (mine == self->midi_out_ || mine == self->midi_clock_out_)) {
+        // A controller or device came: all LEDs again, and the clock's song position.
+        if (mine == self->midi_out_) self->core_->midi().request_refresh();
+        self->core_->midi().request_clock_sync();
+    }
     std::pair<std::string, std::string> link{jack_port_short_name(mine), jack_port_name(other)};
     std::lock_guard<std::mutex> lock(self->connections_mutex_);
     auto& list = self->connections_;
@@ -309,7 +323,9 @@ void Engine::restore_connections() {
         const std::string from = me + ":" + mine;
         jack_port_t* port = jack_port_by_name(client_, from.c_str());
         if (port && jack_port_connected_to(port, other.c_str())) continue;
-        const int rc = jack_connect(client_, from.c_str(), other.c_str());
+        const bool input = port && (jack_port_flags(port) & JackPortIsInput);  // midi_in
+        const int rc = input ? jack_connect(client_, other.c_str(), from.c_str())
+                             : jack_connect(client_, from.c_str(), other.c_str());
         if (rc != 0 && rc != EEXIST) ++missing;  // the other client may not be back yet: retried each second
     }
     if (missing == 0) {
@@ -334,6 +350,17 @@ void Engine::register_ports() {
     };
     master_[0] = add("out_L", "Master L");
     master_[1] = add("out_R", "Master R");
+    auto add_midi = [&](const char* short_name, const char* pretty, unsigned long flags) {
+        jack_port_t* p = jack_port_register(client_, short_name, JACK_DEFAULT_MIDI_TYPE, flags, 0);
+        if (!p) throw std::runtime_error(fmt::format("cannot register JACK port {}", short_name));
+        const jack_uuid_t uuid = jack_port_uuid(p);
+        if (!jack_uuid_empty(uuid)) jack_set_property(client_, uuid, JACK_METADATA_PRETTY_NAME, pretty, "text/plain");
+        registered_ports_.push_back(p);
+        return p;
+    };
+    midi_in_ = add_midi("midi_in", "MIDI in (controllers)", JackPortIsInput);
+    midi_out_ = add_midi("midi_out", "MIDI out (LEDs, clock)", JackPortIsOutput);
+    midi_clock_out_ = add_midi("midi_clock_out", "MIDI clock out", JackPortIsOutput);
     if (options_.slot_outs) {
         for (uint32_t i = 0; i < options_.slots; ++i) {
             const std::string n = port_digits(i, options_.slots);
@@ -397,11 +424,38 @@ int Engine::process_callback(jack_nframes_t nframes, void* arg) {
         }
         self->core_->set_transport(t);
     }
+    // MIDI in: this period's events (JACK's, in time order) as plain data for the core.
+    if (void* in = self->midi_in_ ? jack_port_get_buffer(self->midi_in_, nframes) : nullptr) {
+        const uint32_t n = std::min<uint32_t>(jack_midi_get_event_count(in), kMaxMidiIn);
+        uint32_t used = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            jack_midi_event_t ev;
+            if (jack_midi_event_get(&ev, in, i) != 0 || ev.size == 0) continue;
+            rt::MidiInEvent& e = self->midi_in_events_[used++];
+            e.offset = ev.time;
+            e.size = static_cast<uint8_t>(std::min<size_t>(ev.size, 3));
+            std::memcpy(e.data, ev.buffer, e.size);
+        }
+        out.midi_in = self->midi_in_events_;
+        out.midi_in_count = used;
+    }
     const uint64_t frame_time = self->clock_.extend(jack_last_frame_time(self->client_));
     // Changes only on the first period after a reconnection; stored before
     // process() publishes that period's frame time.
     shm::store_release64(self->segment_->header()->jack_frame_offset, self->clock_.offset());
     self->core_->process(nframes, frame_time, out);
+    // MIDI out: LEDs and clock (midi_out), clock only (midi_clock_out).
+    void* mo = self->midi_out_ ? jack_port_get_buffer(self->midi_out_, nframes) : nullptr;
+    void* mc = self->midi_clock_out_ ? jack_port_get_buffer(self->midi_clock_out_, nframes) : nullptr;
+    if (mo) jack_midi_clear_buffer(mo);
+    if (mc) jack_midi_clear_buffer(mc);
+    const rt::MidiControl& midi = self->core_->midi();
+    for (uint32_t i = 0; i < midi.out_count(); ++i) {
+        const rt::MidiOutEvent& e = midi.out_events()[i];
+        const jack_nframes_t t = std::min<jack_nframes_t>(e.offset, nframes - 1);
+        if (mo && (e.ports & 1)) jack_midi_event_write(mo, t, e.data, e.size);
+        if (mc && (e.ports & 2)) jack_midi_event_write(mc, t, e.data, e.size);
+    }
     rt_guard::leave();
     return 0;
 }
@@ -519,6 +573,8 @@ int Engine::run() {
     while (!g_stop.load()) {
         bell.wait_for(100ms);
         free_garbage();
+        midi_map_->serve();
+        for (rt::ControllerRefusal r; core_->controller_refusals().pop_into(&r);) log(fmt::format("midi: refused: {}", r.message));
         update_timebase();
         reap_dead_clients();
         if (const auto now = std::chrono::steady_clock::now(); now >= next_restore) {

@@ -5,6 +5,8 @@
 
 #include "loader.hpp"
 #include "loudness.hpp"
+#include "midi_map.hpp"
+#include "rt/midi_control.hpp"
 #include "render_worker.hpp"
 #include "rt/audio_core.hpp"
 #include "rt/frame_clock.hpp"
@@ -44,6 +46,7 @@ struct EngineOptions {
     bool session_play = false;  // --play: start the slots that were playing
     bool autosave = true;       // with session_dir (--no-autosave: only on request and SIGTERM)
     bool save_on_exit = true;   // with session_dir: save a dirty rig on SIGTERM/SIGINT (not under NSM)
+    std::string midi_map;       // --midi-map FILE (empty: the default map, docs/MIDI.md)
     /// The session became dirty (true) or clean (false); called on the session worker's thread.
     std::function<void(bool)> session_dirty_changed;
 };
@@ -114,6 +117,12 @@ private:
     std::unique_ptr<RenderWorker> renderer_;
     std::unique_ptr<LoudnessMeter> loudness_;
     std::unique_ptr<SessionWorker> sessions_;
+    std::unique_ptr<MidiMapOwner> midi_map_;
+    jack_port_t* midi_in_ = nullptr;
+    jack_port_t* midi_out_ = nullptr;
+    jack_port_t* midi_clock_out_ = nullptr;
+    static constexpr uint32_t kMaxMidiIn = 512;  // midi_in events read per period (more are dropped)
+    rt::MidiInEvent midi_in_events_[kMaxMidiIn];
     uint32_t sample_rate_ = 0;
     std::atomic<bool> jack_lost_{false};
     char jack_lost_reason_[256] = {};

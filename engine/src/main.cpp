@@ -49,6 +49,9 @@ const char* kUsage = R"(usage: looprigd [options]
   --play              with --session: start the slots that were playing, together
                       (default: stopped and ready)
   --no-autosave       with --session: save only when asked (looprig save) and on SIGTERM
+  --midi-map FILE     the MIDI map (docs/MIDI.md; default: note 36 + k on any channel
+                      toggles slot k); ports midi_in, midi_out (LEDs and clock) and
+                      midi_clock_out (clock only)
   --no-nsm            ignore NSM_URL (see below)
   --verbose           log client arrivals and departures
   --help              this text
@@ -171,6 +174,9 @@ int main(int argc, char** argv) {
         } else if (arg == "--session") {
             options.session_dir = value();
             if (options.session_dir.empty()) usage_error("--session needs a folder");
+        } else if (arg == "--midi-map") {
+            options.midi_map = value();
+            if (options.midi_map.empty()) usage_error("--midi-map needs a file");
         } else if (arg == "--play") {
             options.session_play = true;
         } else if (arg == "--no-nsm") {

@@ -373,6 +373,36 @@ def _check_session(a: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
         sub.error(str(e))
 
 
+def _show_midi(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
+    """The engine's message (``learned: note 40 ch 1 -> toggle 3``); JSON: the event and the values."""
+    ev = ans.event
+    assert ev is not None
+    return ev.message or a.command, _ev_json(ev, **ans.values)
+
+
+def _check_midi_map(a: argparse.Namespace, sub: argparse.ArgumentParser) -> None:
+    if a.op == "save" and not a.file:
+        sub.error("midi-map save needs a FILE")
+    if a.op in ("clear", "show") and a.file:
+        sub.error("midi-map %s takes no FILE" % a.op)
+
+
+def _cmd_midi_map(rig: Rig, out: "_Out", a: argparse.Namespace, timeout: Optional[float]) -> int:
+    if a.op == "show":
+        m = rig.midi_map(timeout=timeout)
+        out.emit(json.dumps(m, indent=2), m)
+        return 0
+    if a.op == "load":
+        ans = rig.midi_map_load(a.file, timeout=timeout)
+    elif a.op == "save":
+        ans = rig.midi_map_save(a.file, timeout=timeout)
+    else:
+        ans = rig.midi_map_clear(timeout=timeout)
+    text, obj = _show_midi(a, ans)
+    out.emit(text, obj)
+    return 0
+
+
 def _show_mixer(a: argparse.Namespace, ans: Answer) -> Tuple[str, Dict[str, Any]]:
     """``hp 0: hp-freq 120 Hz, hp-on on at frame N``: the values the call set, by param."""
     from .params import lookup
@@ -763,6 +793,19 @@ def _commands() -> List[Command]:
                                " (default: leave them stopped and ready)")],
                 call=lambda rig, a, t: rig.open(a.dir, play=a.play, timeout=t), show=_show_session,
                 check=_check_session),
+        Command("midi-learn", "bind the next note or CC on midi_in to a target (waits for it; docs/MIDI.md)",
+                usage="%(prog)s TARGET...",
+                args=[arg("target", nargs="+", metavar="TARGET",
+                          help="what it will do: toggle/play/stop/mute/solo SLOT, scene ROW, stop-all, tap,"
+                               " tempo [LO HI], or a param with its slot or group and an optional range"
+                               " (gain 2 -60 6)")],
+                call=lambda rig, a, t: rig.midi_learn(" ".join(a.target), timeout=t), show=_show_midi),
+        Command("midi-map", "the MIDI map: load FILE (none: the default), save FILE, clear, show (docs/MIDI.md)",
+                usage="%(prog)s {load,save,clear,show} [FILE]",
+                args=[arg("op", choices=("load", "save", "clear", "show"), metavar="OP",
+                          help="load [FILE] | save FILE | clear | show"),
+                      arg("file", nargs="?", default=None, metavar="FILE", help="the map file (JSON)")],
+                run=lambda rig, out, a, t: _cmd_midi_map(rig, out, a, t), check=_check_midi_map),
         Command("demo", "generate a few loops, play them in sync and show meters",
                 run=lambda rig, out, a, t: _cmd_demo(rig, out, a, t),
                 args=[arg("--seconds", type=_seconds, default=10.0, metavar="S", help="how long to play (default 10)"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import operator
 import os
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union, overload
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, overload
 
 from . import params as _params
 from ._ffi import ffi, get_lib
@@ -55,6 +55,8 @@ SAVE_TIMEOUT = 30.0
 #: Default seconds to wait for a session open's answer (the engine answers when the rig is
 #: restored, after decoding every audio file).
 OPEN_TIMEOUT = 60.0
+#: Seconds :meth:`midi_learn` waits for a note or CC by default.
+MIDI_LEARN_TIMEOUT = 60.0
 #: A call that sets several params without ``at=`` schedules them all at
 #: ``frame_time + PARAM_MARGIN_PERIODS * buffer_size``, so they change in the
 #: same audio frame (1..2 periods from now).
@@ -879,6 +881,96 @@ class CommandMethods(CommandHost):
                      timeout: Optional[float] = None) -> Answer:
         """The same as :meth:`open`."""
         return self.open(path, play=play, timeout=timeout)
+
+
+    # ---- MIDI controllers (docs/MIDI.md) ----
+
+    def midi_learn(self, target: str, *, timeout: Optional[float] = None) -> Answer:
+        """Bind the next note or CC that arrives on ``midi_in`` to ``target``
+        (``LR_CMD_MIDI_LEARN``); waits until one comes.
+
+        Parameters
+        ----------
+        target : str
+            What the control will do: ``"toggle 3"``, ``"play 3"``, ``"stop 3"``,
+            ``"mute 3"``, ``"solo 3"``, ``"scene 1"``, ``"stop-all"``, ``"tap"``,
+            ``"tempo [LO HI]"`` or a param with its slot or group and an
+            optional range (``"gain 2 -60 6"``, ``"hp-freq 0"``, ``"master-gain"``).
+        timeout : float, optional
+            Seconds to wait for the control (default :data:`MIDI_LEARN_TIMEOUT`, 60).
+            On a timeout the learn stays armed in the engine until a control
+            comes or another learn replaces it.
+
+        Returns
+        -------
+        Answer
+            ``message``: ``"learned: note 40 ch 1 -> toggle 3"``.
+
+        Raises
+        ------
+        CommandRejected
+            A bad target (``LR_E_BAD_VALUE``), or the learn was replaced by
+            another one (``LR_E_BUSY``).
+        """
+        text = str(target).strip().encode()
+        if not text:
+            raise ValueError("midi_learn needs a target, e.g. 'toggle 3'")
+
+        def finish(events: List[Event]) -> Answer:
+            ev = events[0]
+            if not ev.ok:
+                raise rejection(ev)
+            return Answer.of(events, {"target": text.decode()}, slot=None)
+
+        cmd = build_command("midi_learn", 0, text=text)
+        return self._run(_single(cmd, finish), self._timeout(timeout, MIDI_LEARN_TIMEOUT))  # type: ignore[no-any-return]
+
+    def _midi_map(self, op: int, path: Union[None, str, "os.PathLike[str]"], timeout: Optional[float]) -> Answer:
+        text = session_text(path) if path not in (None, "") else b""
+
+        def finish(events: List[Event]) -> Answer:
+            ev = events[0]
+            if not ev.ok:
+                raise rejection(ev)
+            return Answer.of(events, {"path": os.fsdecode(text) if text else None}, slot=None)
+
+        cmd = build_command("midi_map", 0, value=float(op), text=text)
+        return self._run(_single(cmd, finish), self._timeout(timeout, SAVE_TIMEOUT))  # type: ignore[no-any-return]
+
+    def midi_map_load(self, path: Union[None, str, "os.PathLike[str]"] = None, *,
+                      timeout: Optional[float] = None) -> Answer:
+        """Use the MIDI map file at ``path`` (``None``: the default map, note
+        36 + k toggles slot k). A bad file is refused and the map in use stays.
+
+        Raises
+        ------
+        CommandRejected
+            ``LR_E_FILE``: the file cannot be read or is not a valid map (the
+            message says where).
+        """
+        return self._midi_map(0, path, timeout)
+
+    def midi_map_save(self, path: Union[str, "os.PathLike[str]"], *, timeout: Optional[float] = None) -> Answer:
+        """Write the MIDI map in use (with what was learned) to ``path`` (JSON)."""
+        if path in (None, ""):
+            raise ValueError("midi_map_save needs a file path")
+        return self._midi_map(1, path, timeout)
+
+    def midi_map_clear(self, *, timeout: Optional[float] = None) -> Answer:
+        """No MIDI bindings at all (not even the default pads)."""
+        return self._midi_map(2, None, timeout)
+
+    def midi_map(self, *, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """The MIDI map in use, as its file's JSON (written by the engine to a
+        temporary file and read back)."""
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="looprig-midi-") as d:
+            path = os.path.join(d, "map.json")
+            self.midi_map_save(path, timeout=timeout)
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)  # type: ignore[no-any-return]
 
 
 class RawCommandMethods(CommandHost):

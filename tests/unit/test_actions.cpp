@@ -7,6 +7,7 @@
 #include "client_protocol.hpp"
 #include "level_meters.hpp"
 #include "loads.hpp"
+#include "midi_control.hpp"
 #include "musical_grid.hpp"
 #include "session_exchange.hpp"
 #include "slot.hpp"
@@ -51,9 +52,10 @@ struct ActionRig {
     std::atomic<uint32_t> transport_mode{LR_TRANSPORT_OFF};
     Loads loads{*segment, queues, protocol, refs, voices, renders, slot_mixer, rate};
     SessionExchange sessions{*segment, queues, protocol, loads, refs, slots, grid};
+    MidiControl midi{slots, grid, protocol, segment->mix_meter(), 48000};
     Actions actions{*segment,
                     ActionTargets{slots, grid, protocol, voices, renders, slot_mixer, bus_mixer, meters, loads,
-                                  sessions, queues.rig_changes},
+                                  sessions, midi, queues.rig_changes},
                     cfg.schedule_capacity, rate, transport_mode};
     ClientEnds client{*segment, 0};
     uint32_t next_id = 1;

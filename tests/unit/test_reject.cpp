@@ -178,6 +178,17 @@ std::vector<Row> build_rows() {
             add(std::string(rt::command_name(t)) + " slot " + std::to_string(s), c, LR_E_BAD_SLOT);
         }
     }
+    // MIDI: a learn needs a target; a map op is 0..2, save needs an absolute file.
+    {
+        add("midi-learn without a target", make(LR_CMD_MIDI_LEARN, 0, 0.0), LR_E_BAD_VALUE);
+        add("midi-map op 3", make(LR_CMD_MIDI_MAP, 0, 3.0), LR_E_BAD_VALUE);
+        add("midi-map op NaN", make(LR_CMD_MIDI_MAP, 0, std::nan("")), LR_E_BAD_VALUE);
+        add("midi-map save without a file", make(LR_CMD_MIDI_MAP, 0, 1.0), LR_E_BAD_VALUE);
+        lr_command k = make(LR_CMD_MIDI_MAP, 0, 0.0);
+        std::memcpy(k.text, "map.json", 8);
+        k.text_len = 8;
+        add("midi-map load of a relative path", k, LR_E_BAD_VALUE);
+    }
     // Every command type: malformed messages.
     for (uint16_t t = 1; t < LR_CMD_TYPE_COUNT; ++t) {
         const std::string n = rt::command_name(t);
@@ -185,6 +196,10 @@ std::vector<Row> build_rows() {
         if (t == LR_CMD_LOAD) {
             std::memcpy(c.text, "/tmp/x.wav", 10);
             c.text_len = 10;
+        }
+        if (t == LR_CMD_MIDI_LEARN) {
+            std::memcpy(c.text, "toggle 0", 8);
+            c.text_len = 8;
         }
         lr_command k = c;
         k.id = 0;

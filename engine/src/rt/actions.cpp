@@ -1,6 +1,7 @@
 // What commands do (actions.hpp). Audio thread only, except the constructor;
 // everything else is RT safe.
 #include "actions.hpp"
+#include "midi_control.hpp"
 
 #include "bus_mixer.hpp"
 #include "command.hpp"
@@ -74,16 +75,17 @@ void Actions::take_transport(uint32_t mode, const TransportInfo& t) {
 
 void Actions::handle(uint32_t place, const lr_command& cmd) {
     Text why(message_, sizeof message_);
-    lr_client_place* c = segment_.client(place);
+    lr_client_place* c = place == kControllerPlace ? nullptr : segment_.client(place);
     const int code = validate_command(cmd, static_cast<uint32_t>(t_.slots.size()), why);
     if (code != LR_OK) {
-        c->commands_rejected = c->commands_rejected + 1;
+        if (c) c->commands_rejected = c->commands_rejected + 1;
         t_.protocol.reply(place, cmd, LR_EVT_ERROR, code, frame0_, message_);
         return;
     }
-    c->commands_accepted = c->commands_accepted + 1;
+    if (c) c->commands_accepted = c->commands_accepted + 1;
     if (cmd.type != LR_CMD_PING && cmd.type != LR_CMD_METER_RESET && cmd.type != LR_CMD_LOAD &&
-        cmd.type != LR_CMD_SESSION_SAVE && cmd.type != LR_CMD_SESSION_OPEN)
+        cmd.type != LR_CMD_SESSION_SAVE && cmd.type != LR_CMD_SESSION_OPEN && cmd.type != LR_CMD_MIDI_LEARN &&
+        cmd.type != LR_CMD_MIDI_MAP)
         t_.rig_changes.fetch_add(1, std::memory_order_relaxed);  // the session worker's "dirty" (loads: when installed)
     switch (cmd.type) {
         case LR_CMD_PING:
@@ -93,6 +95,8 @@ void Actions::handle(uint32_t place, const lr_command& cmd) {
         case LR_CMD_LOAD: return t_.loads.request_load(place, cmd, frame0_);
         case LR_CMD_SESSION_SAVE:
         case LR_CMD_SESSION_OPEN: return t_.sessions.request(place, cmd, frame0_);
+        case LR_CMD_MIDI_LEARN:
+        case LR_CMD_MIDI_MAP: return t_.midi.request(place, cmd);
         case LR_CMD_UNLOAD: return t_.loads.unload(t_.slots, place, cmd, frame0_);
         case LR_CMD_DECLICK: {
             const auto frames = static_cast<uint32_t>(

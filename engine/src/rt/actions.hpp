@@ -35,6 +35,7 @@ namespace looprig::rt {
 class BusMixer;
 class LevelMeters;
 class Loads;
+class MidiControl;
 class MusicalGrid;
 class SessionExchange;
 class SlotMixer;
@@ -54,6 +55,7 @@ struct ActionTargets {
     LevelMeters& meters;
     Loads& loads;
     SessionExchange& sessions;
+    MidiControl& midi;
     std::atomic<uint64_t>& rig_changes;  // WorkerQueues::rig_changes
 };
 

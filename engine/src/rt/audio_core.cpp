@@ -17,6 +17,7 @@
 #include "interim_shifter.hpp"
 #include "level_meters.hpp"
 #include "loads.hpp"
+#include "midi_control.hpp"
 #include "musical_grid.hpp"
 #include "ring.hpp"
 #include "session_exchange.hpp"
@@ -61,6 +62,7 @@ struct AudioCore::Impl {
     rt::ClientProtocol protocol;
     rt::Loads loads;
     rt::SessionExchange sessions;
+    rt::MidiControl midi;
     rt::Actions actions;
     uint32_t last_nframes = 0;
     uint64_t period = 0;
@@ -81,9 +83,10 @@ struct AudioCore::Impl {
           protocol(seg),
           loads(seg, core.queues_, protocol, refs, voices, renders, slot_mixer, core.sample_rate_),
           sessions(seg, core.queues_, protocol, loads, refs, slots, grid),
+          midi(slots, grid, protocol, seg.mix_meter(), cfg.sample_rate),
           actions(seg,
                   rt::ActionTargets{slots, grid, protocol, voices, renders, slot_mixer, bus_mixer, meters, loads,
-                                    sessions, core.queues_.rig_changes},
+                                    sessions, midi, core.queues_.rig_changes},
                   cfg.schedule_capacity, core.sample_rate_, core.transport_mode_) {
         scratch[0].assign(cfg.max_frames, 0.0f);
         scratch[1].assign(cfg.max_frames, 0.0f);
@@ -148,6 +151,9 @@ AudioCore::~AudioCore() {
     for (Sample* p : held) delete p;
 }
 
+rt::MidiControl& AudioCore::midi() { return impl_->midi; }
+SpscQueue<rt::ControllerRefusal>& AudioCore::controller_refusals() { return impl_->protocol.controller_refusals(); }
+
 void AudioCore::timebase(double* bpm, double* beats_per_bar, double* beat) const {
     *bpm = impl_->grid.bpm();
     *beats_per_bar = impl_->grid.beats_per_bar();
@@ -187,12 +193,14 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
 
     // 1. What the workers finished, then the clients' commands.
     m.actions.begin_period(frame_time);
+    m.midi.begin_period(frame_time, nframes);
     m.loads.install_loads(m.slots, frame_time);
     m.renders.install_renders(m.slots, frame_time);
     m.protocol.read_commands(frame_time, m.actions);
     m.sessions.serve(m.actions, frame_time);
     const uint32_t transport = transport_mode_.load(std::memory_order_acquire);
     m.actions.take_transport(transport, transport_);
+    m.midi.handle_input(out.midi_in, out.midi_in_count, m.actions);  // they act a period later
 
     // 2. Play and mix in sub-blocks split at the scheduled actions' frames.
     const uint64_t end = frame_time + nframes;
@@ -202,10 +210,13 @@ void AudioCore::process(uint32_t nframes, uint64_t frame_time, const CoreOutputs
         const rt::Action a = schedule.pop_earliest();
         const uint64_t at = std::max(a.frame, cursor);
         m.play_slots(cursor, static_cast<uint32_t>(cursor - frame_time), static_cast<uint32_t>(at - cursor), out);
+        if (at > cursor) m.midi.clock(cursor, at, !m.actions.paused());
         cursor = at;
         m.actions.apply(a);
     }
     m.play_slots(cursor, static_cast<uint32_t>(cursor - frame_time), static_cast<uint32_t>(end - cursor), out);
+    m.midi.clock(cursor, end, !m.actions.paused());
+    m.midi.feedback();
 
     // 3. Meters, heartbeat, then this period's answers; wake the workers.
     rt::PeriodFacts facts;

@@ -25,6 +25,11 @@ class Segment;
 
 namespace looprig {
 
+namespace rt {
+class MidiControl;
+struct ControllerRefusal;
+}
+
 class AudioCore {
 public:
     /// Allocates everything the audio thread will ever use. Not RT safe.
@@ -78,6 +83,11 @@ public:
     uint32_t transport_mode() const { return transport_mode_.load(std::memory_order_acquire); }
     /// This period's JACK transport, set before process(). Audio thread only.
     void set_transport(const TransportInfo& info) { transport_ = info; }
+    /// MIDI controllers (rt/midi_control.hpp): the map's handover, learn
+    /// requests, this period's output events. See its threading notes.
+    rt::MidiControl& midi();
+    /// Controllers' commands the engine refused, for the log (audio thread -> housekeeping).
+    SpscQueue<rt::ControllerRefusal>& controller_refusals();
     /// Tempo, beats per bar and beat position of the master grid at the start
     /// of the next period, for the JACK timebase callback. Audio thread only. RT safe.
     void timebase(double* bpm, double* beats_per_bar, double* beat) const;

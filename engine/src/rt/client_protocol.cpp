@@ -30,6 +30,14 @@ void ClientProtocol::reply(uint32_t place, const lr_command& cmd, int type, int 
 
 bool ClientProtocol::send_event(uint32_t place, uint32_t id, uint16_t type, uint16_t command, int32_t slot,
                                 int32_t code, uint64_t frame, const char* text, double v0, double v1) {
+    if (place == kControllerPlace) {
+        if (type == LR_EVT_ERROR) {
+            ControllerRefusal r;
+            std::strncpy(r.message, text, LR_MESSAGE_MAX - 1);
+            controller_refusals_.push(r);  // full: the log misses one, nothing else does
+        }
+        return true;
+    }
     ClientView& view = views_[place];
     lr_event* ev = view.events.claim();
     if (!ev) {

@@ -8,6 +8,8 @@
 // is RT safe (no allocation, locks, blocking, I/O); each says so.
 #pragma once
 
+#include "../spsc_queue.hpp"
+
 #include "ring.hpp"
 #include "looprig/shm_layout.h"
 
@@ -21,6 +23,15 @@ namespace looprig::rt {
 
 /// Commands read per period at most (a batch may go past it): bounds the time spent on commands.
 constexpr uint32_t kCommandsPerPeriod = 64;
+
+/// The place of commands made inside the engine (MIDI controllers,
+/// rt/midi_control.hpp): no client answers them; refusals go to the log.
+constexpr uint32_t kControllerPlace = 0xFFFFFFFFu;
+
+/// A refusal of a controller's command, for the log.
+struct ControllerRefusal {
+    char message[LR_MESSAGE_MAX] = {};
+};
 
 /// Where the commands that were read go.
 class CommandSink {
@@ -63,10 +74,13 @@ public:
     /// Give a closed client's place back (nothing staged or pending reaches
     /// its next owner; generation bumped). RT safe.
     void free_place(uint32_t place);
+    /// Refusals of controllers' commands (kControllerPlace): audio thread -> housekeeping.
+    SpscQueue<ControllerRefusal>& controller_refusals() { return controller_refusals_; }
 
 private:
     shm::Segment& segment_;
     ClientView views_[LR_MAX_CLIENTS];
+    SpscQueue<ControllerRefusal> controller_refusals_{64};
     uint32_t cursor_ = 0;  // the place read first
     lr_command command_{};  // the command being handled, copied out of its ring
 };

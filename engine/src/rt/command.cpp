@@ -29,6 +29,8 @@ const char* command_name(uint32_t type) {
         case LR_CMD_METER_RESET: return "meter-reset";
         case LR_CMD_SESSION_SAVE: return "save";
         case LR_CMD_SESSION_OPEN: return "open";
+        case LR_CMD_MIDI_LEARN: return "midi-learn";
+        case LR_CMD_MIDI_MAP: return "midi-map";
         default: return "?";
     }
 }
@@ -136,7 +138,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
     const double v = cmd.value[0];
     const bool valued = type != LR_CMD_PING && type != LR_CMD_LOAD && type != LR_CMD_UNLOAD && type != LR_CMD_PLAY &&
                         type != LR_CMD_STOP && type != LR_CMD_METER_RESET && type != LR_CMD_SESSION_SAVE &&
-                        type != LR_CMD_SESSION_OPEN;
+                        type != LR_CMD_SESSION_OPEN && type != LR_CMD_MIDI_LEARN;
     if (valued && (is_subnormal(v) || (type == LR_CMD_LOOP_TEMPO && is_subnormal(cmd.value[1])))) {
         why << command_name(type) << ": value " << (is_subnormal(v) ? v : cmd.value[1])
             << " is subnormal (too close to 0 to be told from 0)";
@@ -181,6 +183,21 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
             if (code != LR_OK) return code;
             break;
         }
+        case LR_CMD_MIDI_LEARN:
+            if (cmd.text_len == 0 || cmd.text_len >= LR_TEXT_MAX) {
+                why << "midi-learn needs a target (docs/MIDI.md), e.g. 'toggle 3'";
+                return LR_E_BAD_VALUE;
+            }
+            break;
+        case LR_CMD_MIDI_MAP:
+            if (v != double{LR_MIDI_MAP_LOAD} && v != double{LR_MIDI_MAP_SAVE} && v != double{LR_MIDI_MAP_CLEAR})
+                return bad_value(why, "midi-map", v, "0 = load, 1 = save, 2 = clear");
+            if (v == double{LR_MIDI_MAP_SAVE} && cmd.text_len == 0) {
+                why << "midi-map save needs a file path";
+                return LR_E_BAD_VALUE;
+            }
+            if (cmd.text_len == 0 || v == double{LR_MIDI_MAP_CLEAR}) break;
+            [[fallthrough]];
         case LR_CMD_SESSION_SAVE:
         case LR_CMD_SESSION_OPEN:
             if (type == LR_CMD_SESSION_OPEN && cmd.value[0] != 0.0 && cmd.value[0] != 1.0)
@@ -199,7 +216,7 @@ int validate_command(const lr_command& cmd, uint32_t slot_count, Text& why) {
                 }
             }
             if (cmd.text[0] != '/') {
-                why << (type == LR_CMD_LOAD ? "file" : "session") << " path must be absolute";
+                why << (type == LR_CMD_LOAD || type == LR_CMD_MIDI_MAP ? "file" : "session") << " path must be absolute";
                 return LR_E_BAD_VALUE;
             }
             break;

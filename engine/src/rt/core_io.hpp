@@ -9,6 +9,10 @@
 
 namespace looprig {
 
+namespace rt {
+struct MidiInEvent;
+}
+
 struct CoreConfig {
     uint32_t slot_count = 32;
     uint32_t sample_rate = 48000;
@@ -28,6 +32,8 @@ struct CoreOutputs {
     float* group[LR_GROUPS][2] = {};       // each group bus after its gain/mute
     float* send[LR_SENDS][2] = {};         // what each send bus feeds its effect
     float* fx_return[LR_SENDS][2] = {};    // each effect's return after its level
+    const rt::MidiInEvent* midi_in = nullptr;  // this period's midi_in events (an input, in time order)
+    uint32_t midi_in_count = 0;
 };
 
 }  // namespace looprig

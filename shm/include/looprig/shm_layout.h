@@ -76,7 +76,17 @@ enum lr_command_type {
     LR_CMD_SESSION_OPEN = 20, /* slot ignored; text = session folder (absolute), empty = the session
                                  in use; value[0] = 1: start the slots that were playing, together;
                                  answered when the rig is restored (all or nothing) */
-    LR_CMD_TYPE_COUNT = 21
+    LR_CMD_MIDI_LEARN = 21,   /* text = the target ("toggle 3", "gain 2 -60 6", ...: docs/MIDI.md);
+                                 answered when the next note/CC on midi_in is bound to it */
+    LR_CMD_MIDI_MAP = 22,     /* value[0] = lr_midi_map_op; text = the map file (absolute) */
+    LR_CMD_TYPE_COUNT = 23
+};
+
+/* LR_CMD_MIDI_MAP value[0] */
+enum lr_midi_map_op {
+    LR_MIDI_MAP_LOAD = 0,     /* replace the map by the file's (empty text: the default map) */
+    LR_MIDI_MAP_SAVE = 1,     /* write the map in use to the file */
+    LR_MIDI_MAP_CLEAR = 2     /* no bindings at all */
 };
 
 /* lr_command.flags */
