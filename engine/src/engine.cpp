@@ -100,7 +100,8 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
 
     // The MIDI map: --midi-map's file (read before JACK runs our periods), or the default.
     midi_map_ = std::make_unique<MidiMapOwner>(core_->midi(), options_.slots, std::move(midi_map),
-                                               [this](const std::string& line) { log(line); });
+                                               [this](const std::string& line) { log(line); },
+                                               [this] { core_->queues().rig_changes.fetch_add(1); });
 
     activate();
 
@@ -116,6 +117,14 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
     SessionHooks hooks;
     hooks.connections = [this] { return tracked_connections(); };
     hooks.restore_connections = [this](const std::vector<session::Connection>& c) { return make_connections(c); };
+    hooks.midi_map = [this] { return midi_map_->json(); };
+    hooks.restore_midi_map = [this](const std::string& json) {
+        try {
+            midi_map_->restore(json);
+        } catch (const MidiMapError& e) {
+            log(fmt::format("session: MIDI map not restored: {}", e.what()));
+        }
+    };
     hooks.dirty_changed = options_.session_dirty_changed;
     sessions_ = std::make_unique<SessionWorker>(*core_, segment_->header(), settings, hooks);
     if (!options_.session_dir.empty()) start_session();

@@ -281,9 +281,28 @@ std::string MidiMap::to_json() const {
 }
 
 MidiMapOwner::MidiMapOwner(rt::MidiControl& control, uint32_t slot_count, MidiMap initial,
-                           std::function<void(const std::string&)> log)
-    : control_(control), slot_count_(slot_count), log_(std::move(log)), map_(std::move(initial)) {
+                           std::function<void(const std::string&)> log, std::function<void()> changed)
+    : control_(control),
+      slot_count_(slot_count),
+      log_(std::move(log)),
+      changed_(std::move(changed)),
+      map_(std::move(initial)) {
     install(map_);
+}
+
+void MidiMapOwner::set_map(MidiMap m, bool is_change) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        map_ = std::move(m);
+        ++changes_;
+    }
+    if (is_change && changed_) changed_();
+}
+
+void MidiMapOwner::restore(const std::string& json) {
+    MidiMap m = json.empty() ? MidiMap::defaults(slot_count_) : MidiMap::from_json(json, slot_count_);
+    if (!install(m)) throw MidiMapError("the audio thread did not take the session's MIDI map");
+    set_map(std::move(m), false);
 }
 
 MidiMap MidiMapOwner::read_file(const std::string& path, uint32_t slot_count) {
@@ -321,9 +340,7 @@ bool MidiMapOwner::install(const MidiMap& map) {
 void MidiMapOwner::load_file(const std::string& path) {
     MidiMap m = read_file(path, slot_count_);
     if (!install(m)) throw MidiMapError("the audio thread did not take the new MIDI map (is JACK running?)");
-    std::lock_guard<std::mutex> lock(mutex_);
-    map_ = std::move(m);
-    ++changes_;
+    set_map(std::move(m), true);
 }
 
 std::string MidiMapOwner::json() const {
@@ -353,9 +370,7 @@ std::string MidiMapOwner::handle_request(const rt::MidiRequest& r, int* code) {
             }
             m.bind(e, slot_count_);
             if (!install(m)) throw MidiMapError("the audio thread did not take the new MIDI map");
-            std::lock_guard<std::mutex> lock(mutex_);
-            map_ = std::move(m);
-            ++changes_;
+            set_map(std::move(m), true);
             return fmt::format("learned: {} -> {}", describe_control(e), text);
         }
         const auto op = static_cast<int>(r.cmd.value[0]);
@@ -367,9 +382,7 @@ std::string MidiMapOwner::handle_request(const rt::MidiRequest& r, int* code) {
         if (op == LR_MIDI_MAP_CLEAR) {
             MidiMap m;
             if (!install(m)) throw MidiMapError("the audio thread did not take the new MIDI map");
-            std::lock_guard<std::mutex> lock(mutex_);
-            map_ = std::move(m);
-            ++changes_;
+            set_map(std::move(m), true);
             return "MIDI map cleared: no bindings";
         }
         const std::string body = json();

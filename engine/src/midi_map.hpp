@@ -73,7 +73,10 @@ public:
     /// Starts with `initial` (offered to the audio thread at once); `log`
     /// writes one line to the engine's log.
     MidiMapOwner(rt::MidiControl& control, uint32_t slot_count, MidiMap initial,
-                 std::function<void(const std::string&)> log);
+                 std::function<void(const std::string&)> log, std::function<void()> changed = {});
+    /// A session's map (its JSON, validated; "": the default), without
+    /// counting it as a change. Throws MidiMapError.
+    void restore(const std::string& json);
     /// The map file at `path` (empty: the default map); throws MidiMapError.
     static MidiMap read_file(const std::string& path, uint32_t slot_count);
     ~MidiMapOwner();
@@ -99,6 +102,8 @@ private:
     rt::MidiControl& control_;
     uint32_t slot_count_;
     std::function<void(const std::string&)> log_;
+    std::function<void()> changed_;  // the map changed (the session's "dirty")
+    void set_map(MidiMap m, bool is_change);
     mutable std::mutex mutex_;  // map_ and changes_: the housekeeping and the session worker read them
     MidiMap map_;
     uint64_t changes_ = 0;

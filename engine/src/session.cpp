@@ -1,6 +1,8 @@
 // Sessions on disk (session.hpp). Not RT safe.
 #include "session.hpp"
 
+#include "midi_map.hpp"
+
 #include "loader.hpp"
 #include "looprig/shm_client.h"
 
@@ -389,6 +391,7 @@ std::string to_json(const Document& doc) {
     ordered_json conns = ordered_json::array();
     for (const Connection& c : doc.connections) conns.push_back(ordered_json::array({c.port, c.other}));
     j["connections"] = conns;
+    if (!doc.midi_map.empty()) j["midi_map"] = ordered_json::parse(doc.midi_map);
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -417,7 +420,7 @@ Document parse(const std::string& text, const std::string& where, uint32_t slot_
             fmt::format("session format version {} is not one this looprig reads (1..{}); a newer looprig wrote it?",
                         doc.version, kFormatVersion));
     check_keys(j, {"looprig_session", "saved_by", "saved_at", "engine", "master", "mixer", "groups", "slots",
-                   "connections"},
+                   "connections", "midi_map"},
                "top level", where);
     if (j.contains("saved_by") && j["saved_by"].is_string()) doc.saved_by = j["saved_by"].get<std::string>();
     if (j.contains("saved_at") && j["saved_at"].is_string()) doc.saved_at = j["saved_at"].get<std::string>();
@@ -561,13 +564,21 @@ Document parse(const std::string& text, const std::string& where, uint32_t slot_
             doc.connections.push_back({c[0].get<std::string>(), c[1].get<std::string>()});
         }
     }
+    if (j.contains("midi_map")) {
+        doc.midi_map = j["midi_map"].dump();
+        try {
+            MidiMap::from_json(doc.midi_map, slot_count);
+        } catch (const MidiMapError& e) {
+            bad(LR_E_FORMAT, where, fmt::format("midi_map: {}", e.what()));
+        }
+    }
     return doc;
 }
 
 // --- the folder ------------------------------------------------------------------
 
 SaveReport Store::save(const std::string& dir_in, const SessionRig& rig, const std::vector<Connection>& connections,
-                       const EngineFacts& engine) {
+                       const EngineFacts& engine, const std::string& midi_map) {
     const std::string dir = normalise_folder(dir_in);
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -593,6 +604,7 @@ SaveReport Store::save(const std::string& dir_in, const SessionRig& rig, const s
     doc.engine = engine;
     doc.connections = connections;
     std::sort(doc.connections.begin(), doc.connections.end());
+    doc.midi_map = midi_map;
 
     std::set<std::string> referenced;  // names in audio/
     std::map<uint64_t, std::string> this_save;  // serial -> relative name (a loop in two slots: one file)

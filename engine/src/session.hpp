@@ -70,6 +70,7 @@ struct Document {
     double global_params[LR_GLOBAL_PARAMS] = {};
     std::vector<SlotEntry> slots;  // by index; only slots with a loop or a setting off its default
     std::vector<Connection> connections;  // sorted
+    std::string midi_map;  // the MIDI map's JSON (docs/MIDI.md); empty: none saved (the default map)
 };
 
 /// The document as JSON text (stable order, exact doubles, one slot per block).
@@ -106,7 +107,7 @@ public:
     /// Write `rig` (values and the samples it references) and `connections`
     /// to the folder `dir` (absolute; created if absent). Throws Failure.
     SaveReport save(const std::string& dir, const SessionRig& rig, const std::vector<Connection>& connections,
-                    const EngineFacts& engine);
+                    const EngineFacts& engine, const std::string& midi_map = {});
     /// Read, validate and decode the session in `dir` for an engine with
     /// `slot_count` slots at `sample_rate`. Throws Failure; nothing is kept.
     OpenedSession open(const std::string& dir, uint32_t slot_count, uint32_t sample_rate, uint64_t max_bytes,

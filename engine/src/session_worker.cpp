@@ -194,7 +194,8 @@ SessionResult SessionWorker::do_save(const std::string& requested) {
     }
     std::vector<session::Connection> connections = hooks_.connections ? sorted(hooks_.connections()) : std::vector<session::Connection>{};
     try {
-        const session::SaveReport report = store_.save(dir, job_.rig, connections, settings_.engine);
+        const session::SaveReport report =
+            store_.save(dir, job_.rig, connections, settings_.engine, hooks_.midi_map ? hooks_.midi_map() : std::string());
         for (std::size_t i = 0; i < job_.rig.slots.size(); ++i)
             std::snprintf(job_.rig.slots[i].saved_path, LR_TEXT_MAX, "%s", report.audio_paths[i].c_str());
         {
@@ -290,6 +291,7 @@ SessionResult SessionWorker::do_open(const std::string& requested, bool play) {
         std::lock_guard<std::mutex> lock(mutex_);
         folder_ = dir;
     }
+    if (hooks_.restore_midi_map) hooks_.restore_midi_map(opened.doc.midi_map);  // validated by parse()
     have_session_ = true;
     saved_changes_ = job_.changes;
     // Connections: ours made as saved; the ones that cannot be made are reported.

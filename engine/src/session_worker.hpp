@@ -40,6 +40,9 @@ struct SessionHooks {
     /// Make these connections of our ports (others are left alone); returns the ones
     /// that could not be made ("out_L -> system:playback_9: no such port").
     std::function<std::vector<std::string>(const std::vector<session::Connection>&)> restore_connections;
+    /// The MIDI map in use (its JSON), and installing a session's ("": the default).
+    std::function<std::string()> midi_map;
+    std::function<void(const std::string&)> restore_midi_map;
     /// The rig became dirty (true) or clean (false) (NSM's is_dirty/is_clean).
     std::function<void(bool)> dirty_changed;
 };

@@ -502,6 +502,66 @@ class Capture:
 
 
 # --------------------------------------------------------------------------
+# MIDI
+# --------------------------------------------------------------------------
+
+
+class MidiPad:
+    """A JACK client standing in for a controller: sends events at chosen
+    absolute frames from its process callback and records what arrives (with
+    the absolute frame of each event)."""
+
+    def __init__(self, server: JackServer, engine: "Engine | None" = None, send: bool = True,
+                 listen: str = "midi_out"):
+        import jack
+
+        self.client = jack.Client(unique_name("lrpad"), servername=server.name, no_start_server=True)
+        self.out = self.client.midi_outports.register("out")
+        self.inp = self.client.midi_inports.register("in")
+        self.pending: list[tuple[int, bytes]] = []
+        self.lock = threading.Lock()
+        self.received: list[tuple[int, bytes]] = []
+        self.sent: list[tuple[int, bytes]] = []
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        if engine is not None:
+            if send:
+                self.client.connect(self.out, engine.port("midi_in"))
+            if listen:
+                self.client.connect(engine.port(listen), self.inp)
+
+    def _process(self, frames):
+        t = self.client.last_frame_time
+        self.out.clear_buffer()
+        with self.lock:
+            due = [e for e in self.pending if e[0] < t + frames]
+            self.pending = [e for e in self.pending if e[0] >= t + frames]
+        for f, data in sorted(due):
+            off = max(0, f - t)
+            self.out.write_midi_event(off, data)
+            self.sent.append((t + off, data))
+        for off, data in self.inp.incoming_midi_events():
+            self.received.append((t + off, bytes(data)))
+
+    def now(self) -> int:
+        return self.client.frame_time
+
+    def send_at(self, frame: int, data: bytes):
+        with self.lock:
+            self.pending.append((frame, bytes(data)))
+
+    def wait_sent(self, n: int, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while len(self.sent) < n:
+            assert time.monotonic() < deadline, f"only {len(self.sent)} of {n} events went out"
+            time.sleep(0.01)
+
+    def close(self):
+        self.client.deactivate()
+        self.client.close()
+
+
+# --------------------------------------------------------------------------
 # comparing signals
 # --------------------------------------------------------------------------
 

@@ -25,64 +25,9 @@ PERIOD = H.PERIOD
 ENGINE_OPTS = dict(slots=4, slot_outs=True)
 
 
-class MidiPad:
-    """A JACK client standing in for a controller: sends events at chosen
-    absolute frames from its process callback and records what arrives (with
-    the absolute frame of each event)."""
-
-    def __init__(self, server: H.JackServer, engine: H.Engine | None = None, send: bool = True,
-                 listen: str = "midi_out"):
-        import jack
-
-        self.client = jack.Client(H.unique_name("lrpad"), servername=server.name, no_start_server=True)
-        self.out = self.client.midi_outports.register("out")
-        self.inp = self.client.midi_inports.register("in")
-        self.pending: list[tuple[int, bytes]] = []
-        self.lock = threading.Lock()
-        self.received: list[tuple[int, bytes]] = []
-        self.sent: list[tuple[int, bytes]] = []
-        self.client.set_process_callback(self._process)
-        self.client.activate()
-        if engine is not None:
-            if send:
-                self.client.connect(self.out, engine.port("midi_in"))
-            if listen:
-                self.client.connect(engine.port(listen), self.inp)
-
-    def _process(self, frames):
-        t = self.client.last_frame_time
-        self.out.clear_buffer()
-        with self.lock:
-            due = [e for e in self.pending if e[0] < t + frames]
-            self.pending = [e for e in self.pending if e[0] >= t + frames]
-        for f, data in sorted(due):
-            off = max(0, f - t)
-            self.out.write_midi_event(off, data)
-            self.sent.append((t + off, data))
-        for off, data in self.inp.incoming_midi_events():
-            self.received.append((t + off, bytes(data)))
-
-    def now(self) -> int:
-        return self.client.frame_time
-
-    def send_at(self, frame: int, data: bytes):
-        with self.lock:
-            self.pending.append((frame, bytes(data)))
-
-    def wait_sent(self, n: int, timeout: float = 5.0):
-        deadline = time.monotonic() + timeout
-        while len(self.sent) < n:
-            assert time.monotonic() < deadline, f"only {len(self.sent)} of {n} events went out"
-            time.sleep(0.01)
-
-    def close(self):
-        self.client.deactivate()
-        self.client.close()
-
-
 @pytest.fixture
 def pad(jack_server, engine):
-    p = MidiPad(jack_server, engine)
+    p = H.MidiPad(jack_server, engine)
     try:
         yield p
     finally:
@@ -158,7 +103,7 @@ def test_leds_follow_the_slot_and_a_new_controller_gets_them_all(jack_server, en
     print(f"LED of note 38 (slot 2): velocities {seq}")
     assert seq[:2] == [62, 60], "queued (yellow) then playing (green)"
     # A controller that connects now gets every LED (the default map: notes 36..39).
-    late = MidiPad(jack_server, engine, send=False)
+    late = H.MidiPad(jack_server, engine, send=False)
     try:
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline and len({d[1] for _, d in late.received if d[0] == 0x90}) < 4:
@@ -176,7 +121,7 @@ def test_leds_follow_the_slot_and_a_new_controller_gets_them_all(jack_server, en
 def test_clock_ticks_on_their_frames_and_follows_a_tempo_change(jack_server, engine, rig):
     rig.tempo(120.0)
     time.sleep(0.1)
-    dev = MidiPad(jack_server, engine, send=False, listen="midi_clock_out")
+    dev = H.MidiPad(jack_server, engine, send=False, listen="midi_clock_out")
     try:
         time.sleep(1.5)
         rig.tempo(90.0)
@@ -275,3 +220,32 @@ def test_a_bad_midi_map_file_stops_the_engine_at_start_with_the_reason(jack_serv
     err = e.stderr()
     print(err.strip().splitlines()[-1])
     assert "bindings[0].note must be 0..127" in err and str(bad) in err
+
+
+def test_the_midi_map_is_saved_in_the_session_and_comes_back(jack_server, engine, rig, pad, tmp_path):
+    rig.midi_map_clear()
+    learned = {}
+    th = threading.Thread(target=lambda: learned.update(a=rig.midi_learn("solo 2", timeout=10)))
+    th.start()
+    time.sleep(0.3)
+    pad.send_at(pad.now() + 500, bytes([0x92, 45, 100]))
+    th.join(10)
+    assert "note 45 ch 3 -> solo 2" in learned["a"].message
+    rig.save(tmp_path / "s")
+    doc = json.loads((tmp_path / "s" / "session.json").read_text())
+    print(f"session.json midi_map: {doc['midi_map']['bindings']}")
+    assert doc["midi_map"]["bindings"] == [{"note": 45, "channel": 3, "do": "solo 2"}]
+    rig.midi_map_load(None)  # the default map
+    assert len(rig.midi_map()["bindings"]) == 4
+    rig.open(tmp_path / "s")
+    assert rig.midi_map()["bindings"] == [{"note": 45, "channel": 3, "do": "solo 2"}]
+    assert rig.session()["state"] == "clean" if hasattr(rig, "session") else True
+    # A session whose map is bad is refused whole (and the map in use stays).
+    doc["midi_map"]["bindings"][0]["do"] = "solo 9"
+    (tmp_path / "s" / "session.json").write_text(json.dumps(doc))
+    with pytest.raises(Exception) as ei:
+        rig.open(tmp_path / "s")
+    print(f"bad map in the session: {ei.value}")
+    assert "midi_map" in str(ei.value) and "slot 9" in str(ei.value)
+    assert rig.midi_map()["bindings"] == [{"note": 45, "channel": 3, "do": "solo 2"}]
+    rig.midi_map_load(None)

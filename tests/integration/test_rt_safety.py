@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -125,6 +126,42 @@ def test_every_command_path_runs_without_allocating_or_locking(trap_engine, loop
                     "r.send('gain', slot=0, value=-1.0, wait=False); os._exit(0)") % (str(REPO / 'pyclient'), trap_engine.name)
             subprocess.run([sys.executable, "-c", code], env=trap_engine.server.env, check=True, timeout=30)
             time.sleep(0.5)
+            # MIDI: pads toggling slots (one empty: a refusal for the log), CCs on
+            # params (absolute and relative), tap tempo, a learn, a map load, LEDs
+            # and clock to a controller that connects now.
+            pad = H.MidiPad(trap_engine.server, trap_engine, listen="midi_out")
+            clock = H.MidiPad(trap_engine.server, trap_engine, send=False, listen="midi_clock_out")
+            try:
+                t = pad.now() + 2048
+                for k, ev in enumerate([(0x90, 36, 100), (0x90, 43, 100), (0xB0, 7, 64), (0x90, 37, 127),
+                                        (0x90, 36, 100), (0x80, 36, 0), (0xF8, 0, 0)]):
+                    pad.send_at(t + 97 * k, bytes(ev))
+                pad.wait_sent(7)
+                mapfile = tmp_path / "map.json"
+                mapfile.write_text('{"looprig_midi_map": 1, "bindings": [{"cc": 7, "do": "gain 1"},'
+                                   ' {"cc": 8, "do": "pan 1", "relative": true}, {"note": 50, "do": "tap"},'
+                                   ' {"note": 51, "do": "scene 0"}, {"note": 52, "do": "stop-all"}]}')
+                rig.midi_map_load(mapfile)
+                t = pad.now() + 2048
+                for k, ev in enumerate([(0xB0, 7, 10), (0xB0, 8, 1), (0xB0, 8, 127), (0x90, 50, 1),
+                                        (0x90, 50, 1), (0x90, 50, 1), (0x90, 51, 9), (0x90, 52, 9)]):
+                    pad.send_at(t + 4000 * k, bytes(ev))
+                pad.wait_sent(15, timeout=10)
+                learned = {}
+                th = threading.Thread(target=lambda: learned.update(a=rig2.midi_learn("toggle 2", timeout=10)))
+                th.start()
+                time.sleep(0.3)
+                pad.send_at(pad.now() + 1000, bytes([0x90, 70, 5]))
+                th.join(15)
+                assert "note 70" in learned["a"].message
+                rig.tempo(97.0)
+                rig.play(1)
+                time.sleep(0.5)
+                assert [d for _, d in pad.received if d[0] == 0x90], "LEDs came"
+                assert [d for _, d in clock.received if d[0] == 0xF8], "clock came"
+            finally:
+                pad.close()
+                clock.close()
             rec = cap.record(1.0)
             assert np.abs(rec.data).max() > 0.01, "the engine should be playing"
             time.sleep(0.3)  # the engine publishes the count every 10 ms
