@@ -129,6 +129,9 @@ SL_NEUTRAL_GLOBAL_CONTROLS: Dict[str, float] = {
 AUTO_UPDATE_STEP_MS, AUTO_UPDATE_MIN_MS, AUTO_UPDATE_MAX_MS = 10, 10, 100
 #: How often a ``register_update`` (push on change) is checked, seconds.
 CHANGE_POLL_S = 0.05
+#: Control changes are sent at most this often (seconds): under a steady stream each
+#: burst is a datagram or two, so coalescing needs a cadence of its own.
+FLUSH_INTERVAL_S = 0.002
 #: Control changes wait (keep coalescing) while more calls than this are in flight.
 FLUSH_IN_FLIGHT_MAX = 96
 #: Calls in flight beyond which a command that must be answered is refused as busy.
@@ -333,6 +336,7 @@ class OscServer:
         self.gone_reason = "not attached yet"
         self._next_attach = 0.0
         self._next_alive_check = 0.0
+        self._next_flush = 0.0
         self._drop_reason: Optional[str] = None
         # what the server itself keeps
         self.selected = 0  # SooperLooper's selected loop (-1 = all)
@@ -460,8 +464,10 @@ class OscServer:
 
     def _wait_ms(self) -> int:
         now = time.monotonic()
-        if self._intents or (self.rig is not None and self.rig.in_flight) or self._cli_done:
+        if (self.rig is not None and self.rig.in_flight) or self._cli_done:
             return 1  # answers due within a period: read them promptly
+        if self._intents:
+            return max(0, min(2, int((self._next_flush - now) * 1000) + 1))
         due = [s.next_due for s in self._subs.values()]
         wake = min(due) if due and self.rig is not None else now + 0.1
         return max(0, min(100, int((wake - now) * 1000) + 1))
@@ -562,9 +568,9 @@ class OscServer:
                     self._next_alive_check = now + ALIVE_CHECK_S
                     if not self.rig.alive or self.rig.engine_state == "stopping":
                         raise self.rig._engine_gone()  # noqa: SLF001 - the Rig's own words
-                self._flush_intents()
                 if self.rig.in_flight:
                     self.rig.pump()
+                if now >= self._next_flush:
                     self._flush_intents()
             except LooprigError as e:
                 self._drop_reason = str(e)
@@ -662,6 +668,7 @@ class OscServer:
             return
         if not force and rig.in_flight > FLUSH_IN_FLIGHT_MAX:
             return
+        self._next_flush = time.monotonic() + FLUSH_INTERVAL_S
         intents, self._intents = self._intents, {}
         launch = self._launch_spec()
         plays: List[Tuple[int, int]] = []
@@ -735,7 +742,7 @@ class OscServer:
         """The ``quantize=`` of the rig's launch quantize (``None``: at once)."""
         if self.view is None:
             return None
-        return launch_quantize_spec(float(self.view.global_params[self._launch_param.index]))
+        return launch_quantize_spec(self._global_param("launch-quantize"))  # a change on its way counts
 
     def _call(self, method: str, *args: Any, keys: Sequence[Tuple[Tuple[str, int], int]] = (),
               reply: Optional[Callable[..., None]] = None, **kw: Any) -> None:
@@ -1486,7 +1493,10 @@ class OscServer:
         self._need_engine()
         if self.rig.in_flight > BUSY_IN_FLIGHT_MAX:  # type: ignore[union-attr]
             raise BadMessage("busy", "busy: %d calls in flight (nothing changed)" % self.rig.in_flight)  # type: ignore[union-attr]
-        self._flush_intents(force=True)  # what came before goes first
+        # This command comes after a change of the same control still waiting to be
+        # sent: it supersedes it. Changes of other controls are independent of it.
+        if self._intents.pop((kind, slot), None) is not None:
+            self.stats.coalesced += 1
         token = next(self._tokens)
         self._shadow[(kind, slot)] = (token, _as_published(value))
         self._send_setting(kind, slot, value, [((kind, slot), token)], reply=reply)
