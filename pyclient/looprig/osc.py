@@ -144,6 +144,7 @@ ALIVE_CHECK_S, RETRY_S = 0.1, 0.5
 RECEIVE_BUFFER_BYTES = 8 << 20
 #: The biggest reply that fits one UDP datagram (with room for the OSC framing).
 MAX_REPLY_BYTES = 60000
+_PEEK_NOWAIT = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)
 #: CLI commands that cannot run inside the server (they exec, open windows or never end).
 CLI_REFUSED = frozenset({"engine", "gui", "osc"})
 
@@ -345,6 +346,7 @@ class OscServer:
         self._shadow: Dict[Tuple[str, int], Tuple[int, Any]] = {}   # sent or to send, not answered yet
         self._oneshots: set = set()
         self._subs: Dict[Tuple[int, str, str, str, str], Subscription] = {}
+        self._echo_guard: Dict[str, List[Tuple[int, str, str, str, str]]] = {}  # register_update keys by control
         self._config_listeners: List[Tuple[str, str]] = []
         self._addresses: Dict[str, Any] = {}
         self._unknown_controls_noted: set = set()
@@ -358,6 +360,8 @@ class OscServer:
         self._cli_wake = threading.Condition(self._cli_lock)
         self._cli_thread: Optional[threading.Thread] = None
         self._streams: Optional[Tuple[Any, Any]] = None
+        self._loop_verbs = self._sl_loop_verbs()
+        self._hit_actions = self._sl_hit_actions()
         self._register_methods()
 
     # -- the socket ---------------------------------------------------------------------------
@@ -478,7 +482,7 @@ class OscServer:
         deadline = time.monotonic() + BURST_SECONDS
         for _ in range(BURST_MESSAGES):
             try:
-                data, source = self._sock.recvfrom(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                data, source = self._sock.recvfrom(65536, _PEEK_NOWAIT)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -1000,7 +1004,8 @@ class OscServer:
                 if _same(sub.last.get(index), value):
                     continue
                 if not self.send(sub.url, sub.path, ("i", index), ("s", sub.control), ("f", value)):
-                    self._subs.pop(key, None)  # SooperLooper drops a registration it cannot send to
+                    # SooperLooper drops a registration it cannot send to.
+                    self._unsubscribe(sub.index, sub.control, sub.url, sub.path, key[4])
                     break
                 sub.last[index] = value
 
@@ -1029,11 +1034,15 @@ class OscServer:
         sub = self._subs.get(key)
         if sub is None:
             self._subs[key] = Subscription(index, control, key[2], path, interval)
+            if kind == "update":
+                self._echo_guard.setdefault(control, []).append(key)
         else:
             sub.interval = interval
 
     def _unsubscribe(self, index: int, control: str, url: str, path: str, kind: str) -> None:
-        self._subs.pop((index, control, normalise_return_url(url), path, kind), None)
+        key = (index, control, normalise_return_url(url), path, kind)
+        if self._subs.pop(key, None) is not None and kind == "update":
+            self._echo_guard[control].remove(key)
 
     def _note_set_by(self, src: Any, index: int, control: str, values: Dict[int, float]) -> None:
         """SooperLooper does not echo a set back to the client that made it: a
@@ -1042,10 +1051,10 @@ class OscServer:
             src_port = int(src.port)
         except (AttributeError, TypeError, ValueError):
             return
-        for (sub_index, ctrl, url, _path, kind), sub in self._subs.items():
-            if kind != "update" or ctrl != control:
-                continue
-            if _url_port(url) != src_port:
+        for key in self._echo_guard.get(control, ()):
+            sub = self._subs.get(key)
+            sub_index, url = key[0], key[2]
+            if sub is None or _url_port(url) != src_port:
                 continue
             for slot, v in values.items():
                 if sub_index in (slot, ALL_SLOTS, index):
@@ -1214,7 +1223,7 @@ class OscServer:
                 index = int(parts[2])
             except ValueError:
                 raise BadMessage("unknown_path", "unknown path (loop index %r is not a number)" % parts[2]) from None
-            handler = self._sl_loop_verbs().get(parts[3])
+            handler = self._loop_verbs.get(parts[3])
             if handler is None:
                 raise BadMessage("unknown_path", "unknown path (no /sl/#/%s)" % parts[3])
             handler(index, path, args, types, src)
@@ -1245,16 +1254,7 @@ class OscServer:
         if command in SL_UNSUPPORTED_COMMANDS:
             raise BadMessage("unsupported", "%r is not supported yet: looprig plays loaded loops, it does not"
                              " record (nothing changed)" % command)
-        action = {
-            "trigger": self._hit_trigger, "oneshot": self._hit_oneshot, "pause": self._hit_pause,
-            "pause_on": lambda s: self._transport(s, "stop"), "pause_off": lambda s: self._transport(s, "play"),
-            "mute": lambda s: self._intend("mute", s, not self._is_muted(s)),
-            "mute_on": lambda s: self._intend("mute", s, True),
-            "mute_off": lambda s: self._intend("mute", s, False),
-            "solo": lambda s: self._intend("solo", s, not self._is_soloed(s)),
-            "solo_on": lambda s: self._intend("solo", s, True),
-            "solo_off": lambda s: self._intend("solo", s, False),
-        }.get(command)
+        action = self._hit_actions.get(command)
         if action is None:
             raise BadMessage("bad_value", "unknown command %r (nothing changed)" % command)
         slots = self._slots(index)
@@ -1265,6 +1265,19 @@ class OscServer:
             slots = loaded
         for s in slots:
             action(s)
+
+    def _sl_hit_actions(self) -> Dict[str, Callable[[int], None]]:
+        """What each supported ``/sl/#/hit`` command does to one slot."""
+        return {
+            "trigger": self._hit_trigger, "oneshot": self._hit_oneshot, "pause": self._hit_pause,
+            "pause_on": lambda s: self._transport(s, "stop"), "pause_off": lambda s: self._transport(s, "play"),
+            "mute": lambda s: self._intend("mute", s, not self._is_muted(s)),
+            "mute_on": lambda s: self._intend("mute", s, True),
+            "mute_off": lambda s: self._intend("mute", s, False),
+            "solo": lambda s: self._intend("solo", s, not self._is_soloed(s)),
+            "solo_on": lambda s: self._intend("solo", s, True),
+            "solo_off": lambda s: self._intend("solo", s, False),
+        }
 
     def _sl_release(self, index: int, path: str, args: list, types: str, src: Any) -> None:
         # Releases matter only to SooperLooper's momentary (sustained) commands, which
@@ -1314,7 +1327,8 @@ class OscServer:
         for s in slots:
             kind, engine_value = change(s)
             self._intend(kind, s, engine_value)
-        self._note_set_by(src, index, control, {s: self._loop_value_quiet(control, s) for s in slots})
+        if self._echo_guard.get(control):
+            self._note_set_by(src, index, control, {s: self._loop_value_quiet(control, s) for s in slots})
 
     def _loop_change(self, control: str, value: float) -> Callable[[int], Tuple[str, Any]]:
         """How a per-loop set becomes a change: ``fn(slot) -> (kind, value)``; raises if refused."""
