@@ -340,7 +340,7 @@ class OscServer:
         self._next_flush = 0.0
         self._drop_reason: Optional[str] = None
         # what the server itself keeps
-        self.selected = 0  # SooperLooper's selected loop (-1 = all)
+        self.selected = ALL_SLOTS  # SooperLooper's selected loop: -1 (all) at start, as its engine
         self._tokens = itertools.count(1)
         self._intents: Dict[Tuple[str, int], Tuple[int, Any]] = {}  # to send at the end of the burst
         self._shadow: Dict[Tuple[str, int], Tuple[int, Any]] = {}   # sent or to send, not answered yet
