@@ -1655,9 +1655,7 @@ class OscServer:
             words = shlex.split(line)
         except ValueError as e:
             raise BadMessage("bad_value", "cannot split the command line: %s" % e) from None
-        command = next((w for w in words if not w.startswith("-")), None)
-        if command is None:
-            raise BadMessage("bad_value", "no command in %r" % line)
+        command = _cli_command_of(words)  # None: the CLI's own usage error (exit 2) says why
         if command in CLI_REFUSED:
             raise BadMessage("unsupported", "'%s' cannot run inside the OSC server" % command)
         if command == "meters" and "--watch" in words:
@@ -1730,6 +1728,18 @@ def _same(a: Optional[float], b: float) -> bool:
     """Equal for an update: OSC carries float32, and a value converted (dB to linear) may
     differ from the one set in its last bits."""
     return a is not None and abs(a - b) <= 1e-6 + 1e-6 * abs(b)
+
+
+def _cli_command_of(words: Sequence[str]) -> Optional[str]:
+    """The subcommand of a CLI command line: its first word that names one (the
+    global options before it, ``--timeout 5``, take values that name none)."""
+    from .cli import COMMANDS, build_parser
+
+    if not COMMANDS:
+        build_parser()  # fills the table
+    names = {c.name: c.name for c in COMMANDS}
+    names.update({alias: c.name for c in COMMANDS for alias in c.aliases})
+    return next((names[w] for w in words if w in names), None)
 
 
 def _answer_text(result: Any) -> str:

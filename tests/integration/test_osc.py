@@ -480,8 +480,9 @@ def test_looprig_commands_reply_and_refuse(client, loaded):
     assert not ok and status == 1 and "out of range" in err
     ok, (out, status, err) = client.request("/looprig/cli", "no-such-command", timeout=20)
     assert not ok and status == 2
-    ok, (msg,) = client.request("/looprig/cli", "engine")
-    assert not ok and "cannot run" in msg
+    for line in ("engine", "--timeout 5 engine", "--json gui", "osc --port 0", "meters --watch 0"):
+        ok, (msg,) = client.request("/looprig/cli", line)
+        assert not ok and ("cannot run" in msg or "finite" in msg), (line, msg)
     client.request("/looprig/tempo", 120.0)
     client.request("/looprig/param", "hp-freq", 2, 80.0)
 
