@@ -730,3 +730,37 @@ def test_slconsole_drives_looprig(osc, loaded):
         tmux("kill-session", "-t", session)
     c.send("/sl/0/hit", "pause")
     c.settle()
+
+
+SLGUI = os.environ.get("LOOPRIG_SLGUI")  # SooperLooper's GUI, src/gui/slgui (needs Xvfb)
+
+
+@pytest.mark.skipif(not SLGUI or not shutil.which("Xvfb"),
+                    reason="set LOOPRIG_SLGUI to SooperLooper's slgui (and install xvfb)")
+def test_slgui_connects_and_is_understood(jack_server, osc, loaded, workdir):
+    """slgui's whole connect sequence (ping, /register, gets and registrations of every
+    control of every loop) is understood: nothing unknown, malformed or refused."""
+    c = Client(osc.url)
+    before = c.stats()
+    display = ":%d" % (50 + os.getpid() % 400)
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1100x700x24"], stderr=subprocess.DEVNULL)
+    home = workdir / "slgui-home"
+    home.mkdir(exist_ok=True)
+    env = dict(jack_server.env, DISPLAY=display, HOME=str(home))
+    port = osc.url.rsplit(":", 1)[1].strip("/")
+    gui = subprocess.Popen([SLGUI, "-N", "-H", "127.0.0.1", "-P", port], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        # 8 loops x (14 auto updates + 32 update registrations) + the globals
+        after = wait_for(lambda: (lambda st: st if st["subscriptions"] >= before["subscriptions"] + 8 * 46
+                                  else None)(c.stats()), "slgui's registrations", 20)
+    finally:
+        gui.terminate()
+        gui.wait(10)
+        xvfb.terminate()
+        xvfb.wait(10)
+    d = {k: after[k] - before[k] for k in ("received", "malformed", "unknown_path", "bad_args", "bad_value",
+                                           "unsupported", "internal")}
+    assert d["received"] > 400, d
+    assert d["malformed"] == d["unknown_path"] == d["bad_args"] == d["bad_value"] == 0, d
+    assert d["unsupported"] == d["internal"] == 0, d
