@@ -193,6 +193,8 @@ class Subscription:
     interval: float
     next_due: float = 0.0
     last: Dict[int, float] = field(default_factory=dict)
+    #: A control looprig answers with a fixed value: pushed once per attach, then not polled.
+    constant: bool = False
 
 
 class _Warnings:
@@ -999,7 +1001,8 @@ class OscServer:
         for key, sub in list(self._subs.items()):
             if now < sub.next_due:
                 continue
-            sub.next_due = now + sub.interval
+            # A constant is pushed once; it waits for the next attach (which resets next_due).
+            sub.next_due = math.inf if sub.constant else now + sub.interval
             for index, value in self._sub_values(sub):
                 if _same(sub.last.get(index), value):
                     continue
@@ -1033,7 +1036,8 @@ class OscServer:
         key = (index, control, normalise_return_url(url), path, kind)
         sub = self._subs.get(key)
         if sub is None:
-            self._subs[key] = Subscription(index, control, key[2], path, interval)
+            neutral = SL_NEUTRAL_GLOBAL_CONTROLS if index == GLOBAL else SL_NEUTRAL_LOOP_CONTROLS
+            self._subs[key] = Subscription(index, control, key[2], path, interval, constant=control in neutral)
             if kind == "update":
                 self._echo_guard.setdefault(control, []).append(key)
         else:
