@@ -55,8 +55,8 @@ import liblo
 
 from . import __version__
 from . import params as _params
-from ._names import MODES, SLOT_FLAGS, SLOT_STATES
-from .client import Rig, attach, default_name
+from ._names import MODES, SLOT_FLAGS, SLOT_STATES, TRANSPORT_MODES
+from .client import BATCH_MAX, Rig, attach, default_name
 from .commands import LAUNCH_QUANTIZE_NAMES, launch_quantize_spec
 from .errors import CommandRejected, EngineNotRunning, LooprigError
 
@@ -679,6 +679,7 @@ class OscServer:
         launch = self._launch_spec()
         plays: List[Tuple[int, int]] = []
         stops: List[Tuple[int, int]] = []
+        settings: List[Tuple[List[Dict[str, Any]], Tuple[Tuple[str, int], int]]] = []
         for (kind, slot), (token, value) in intents.items():
             key = ((kind, slot), token)
             if kind == "transport":
@@ -689,13 +690,56 @@ class OscServer:
                 else:
                     self._send_oneshot(slot, token, launch)
             else:
-                self._send_setting(kind, slot, value, [key])
+                settings.append((self._setting_commands(kind, slot, value), key))
+        self._send_settings(settings)
         # Several slots started (or stopped) in one burst go as one batch: one frame.
         for verb, items in (("play", plays), ("stop", stops)):
             if items:
                 slots = [s for s, _ in items]
                 keys = [(("transport", s), t) for s, t in items]
                 self._call(verb, slots if len(slots) > 1 else slots[0], quantize=launch, keys=keys)
+
+    def _setting_commands(self, kind: str, slot: int, value: Any) -> List[Dict[str, Any]]:
+        """The engine commands of one change, as items of ``rig.submit_batch``."""
+        if kind in ("gain", "pan", "pitch"):
+            return [{"command": kind, "slot": slot, "value": float(value)}]
+        if kind in ("mute", "solo"):
+            return [{"command": kind, "slot": slot, "value": 1.0 if value else 0.0}]
+        if kind == "follow":  # (mode, loop bpm or None: stop following)
+            mode, bpm = value
+            return [{"command": "mode", "slot": slot, "value": float(MODES[mode])},
+                    {"command": "loop_tempo", "slot": slot, "value": (0.0 if bpm is None else float(bpm), 0.0)}]
+        if kind == "tempo":
+            return [{"command": "tempo", "slot": 0, "value": float(value)}]
+        if kind == "time_signature":
+            return [{"command": "time_signature", "slot": 0, "value": float(value)}]
+        if kind == "transport_mode":
+            return [{"command": "transport", "slot": 0, "value": float(TRANSPORT_MODES[value])}]
+        p = _params.lookup(kind)  # a param by name: "launch-quantize", "master-gain", ...
+        return [{"command": "param", "slot": slot if p.target != "global" else 0, "value": float(value),
+                 "param": p.name}]
+
+    def _send_settings(self, settings: List[Tuple[List[Dict[str, Any]], Tuple[Tuple[str, int], int]]]) -> None:
+        """Send the changes of a flush as batches (one future each, and one frame: the
+        engine reads a batch in one period); a refusal goes to stderr."""
+        rig = self.rig
+        assert rig is not None
+        chunk: List[Dict[str, Any]] = []
+        keys: List[Tuple[Tuple[str, int], int]] = []
+        for i, (commands, key) in enumerate(settings):
+            chunk.extend(commands)
+            keys.append(key)
+            last = i == len(settings) - 1
+            if last or len(chunk) + len(settings[i + 1][0]) > BATCH_MAX:
+                try:
+                    fut = rig.submit_batch(chunk)
+                except (ValueError, LooprigError) as e:
+                    self._settle(keys)
+                    self._report_failure(e, None, "changes")
+                else:
+                    self.stats.commands_sent += len(chunk)
+                    fut.add_done_callback(lambda f, keys=keys: self._answered(f, keys, None, "changes"))
+                chunk, keys = [], []
 
     def _send_setting(self, kind: str, slot: int, value: Any,
                       keys: Sequence[Tuple[Tuple[str, int], int]], reply: Optional[Callable[..., None]] = None) -> None:
