@@ -22,8 +22,9 @@ the engine is still there. It never waits for the engine:
   engine's answer is sent from the future's callback;
 - control changes that need no reply (``/sl/#/set``, ``/sl/#/hit``,
   ``/looprig/gain`` without a return address, ...) are *coalesced*: the last
-  value of each (slot, control) since the last burst is sent, once, so a
-  flood of fader moves cannot pile up in the engine's command ring;
+  value of each (slot, control) is sent, at most every 2 ms and as one batch
+  (one frame), so a flood of fader moves cannot pile up in the engine's
+  command ring;
 - values read back (``/sl/#/get``, updates) come from the zero-copy meter
   view of the segment, or from the value still on its way to the engine
   (so a get right after a set reads what was set).
@@ -644,7 +645,7 @@ class OscServer:
         raise BadMessage("bad_value", "no loop %d (the engine has %d: 0..%d, -1 all, -3 selected)"
                          % (index, n, n - 1))
 
-    # -- control changes: coalesced, sent at the end of the burst -------------------------------
+    # -- control changes: coalesced, sent every FLUSH_INTERVAL_S as batches ----------------------
     def _intend(self, kind: str, slot: int, value: Any) -> None:
         """Record a change (replacing one of the same kind and slot not sent yet)."""
         key = (kind, slot)
@@ -1513,14 +1514,24 @@ class OscServer:
         types_spec, needs_return = spec
 
         def handler(path: str, args: list, types: str, src: Any) -> None:
-            if needs_return:
-                vals = self._args(path, args, types, types_spec + "ss")
-                url, ret = vals[-2], vals[-1]
-                vals = vals[:-2]
-            else:
-                vals = self._args(path, args, types, types_spec, "ss")
-                url, ret = (vals[-2], vals[-1]) if len(vals) > len(types_spec) else (None, None)
-                vals = vals[:len(types_spec)]
+            try:
+                if needs_return:
+                    vals = self._args(path, args, types, types_spec + "ss")
+                    url, ret = vals[-2], vals[-1]
+                    vals = vals[:-2]
+                else:
+                    vals = self._args(path, args, types, types_spec, "ss")
+                    url, ret = (vals[-2], vals[-1]) if len(vals) > len(types_spec) else (None, None)
+                    vals = vals[:len(types_spec)]
+            except BadMessage as e:
+                # Wrong arguments, but a return address at the end: answer there too.
+                if len(args) >= 2 and types.endswith("ss") and str(args[-2]).startswith("osc."):
+                    try:
+                        self._address(args[-2])
+                    except BadMessage:
+                        raise e from None
+                    self._looprig_reply(args[-2], args[-1], path)(False, str(e), None)
+                raise
             reply = None
             if url is not None:
                 self._address(url)

@@ -526,6 +526,8 @@ def test_bad_input_changes_nothing(client, loaded, osc):
     assert types == "ss" and "no loop 99" in args[1]
     ok, (msg,) = client.request("/looprig/gain", 0, float("nan"))
     assert not ok and "nan" in msg.lower()
+    ok, (msg,) = client.request("/looprig/gain", "zero", 1.0)  # wrong types, a return address: answered
+    assert not ok and "integer" in msg
     client.send("/ping", client.url, "/pingack")
     client.wait("/pingack")
     after_stats = client.settle()
