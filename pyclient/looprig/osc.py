@@ -355,6 +355,7 @@ class OscServer:
         self._unknown_controls_noted: set = set()
         self._dispatched = 0
         self._empty_recvs = 0
+        self._held_bundles: List[float] = []  # due times (Unix) of timed bundles liblo holds
         # /looprig/cli: one worker thread, results handed back to this thread
         self._cli_jobs: List[Optional[str]] = []  # command lines; None ends the worker
         self._cli_replies: List[Callable[..., None]] = []  # one per job, in order
@@ -475,6 +476,8 @@ class OscServer:
             return 1  # answers due within a period: read them promptly
         if self._intents:
             return max(0, min(2, int((self._next_flush - now) * 1000) + 1))
+        if self._held_bundles:
+            return max(0, min(100, int((min(self._held_bundles) - time.time()) * 1000) + 1))
         due = [s.next_due for s in self._subs.values()]
         wake = min(due) if due and self.rig is not None else now + 0.1
         return max(0, min(100, int((wake - now) * 1000) + 1))
@@ -502,7 +505,11 @@ class OscServer:
             else:
                 self._empty_recvs = 0
                 if self._dispatched == before:
-                    self._malformed(data, source)
+                    due = _bundle_due(data)
+                    if due is not None and due > time.time():
+                        self._held_bundles.append(due)  # liblo keeps it until then
+                    else:
+                        self._malformed(data, source)
             if time.monotonic() >= deadline:
                 return
 
@@ -585,6 +592,12 @@ class OscServer:
                 self._detach(self._drop_reason)
         self._push_updates(now)
         self._deliver_cli_results()
+        if self._held_bundles and min(self._held_bundles) <= time.time():
+            # liblo dispatches a held bundle from recv once it is due, socket empty or not.
+            wall = time.time()
+            self._held_bundles = [t for t in self._held_bundles if t > wall]
+            while self._liblo.recv(0):
+                pass
 
     def _try_attach(self) -> None:
         try:
@@ -1773,6 +1786,20 @@ class OscServer:
             replies = [self._cli_replies.pop(0) for _ in done]
         for (status, out, err), reply in zip(done, replies):
             reply(status == 0, out, None, ("i", status), ("s", err))
+
+
+#: Seconds from the NTP epoch (1900, OSC time tags) to the Unix epoch.
+_NTP_UNIX_OFFSET = 2208988800
+
+
+def _bundle_due(data: bytes) -> Optional[float]:
+    """The Unix time an OSC bundle is due at (None: not a bundle, or "immediately")."""
+    if len(data) < 16 or not data.startswith(b"#bundle\0"):
+        return None
+    seconds, fraction = struct.unpack(">II", data[8:16])
+    if seconds == 0 and fraction == 1:
+        return None
+    return seconds - _NTP_UNIX_OFFSET + fraction / 2.0 ** 32
 
 
 def _as_published(value: Any) -> Any:

@@ -77,7 +77,8 @@ class Client:
         self.inbox: collections.deque = collections.deque()
         self.server.add_method(None, None, lambda path, args, types, src: self.inbox.append((path, args, types)))
 
-    def send(self, path: str, *args) -> None:
+    def send(self, path, *args) -> None:
+        """An OSC message (path and arguments) or a ``liblo.Bundle``."""
         self.server.send(self.target, path, *args)
 
     def pump(self, seconds: float) -> None:
@@ -539,6 +540,19 @@ def test_bad_input_changes_nothing(client, loaded, osc):
     assert d["malformed"] == 5 and d["unknown_path"] >= 4 and d["bad_args"] >= 4, d
     assert d["bad_value"] >= 10 and d["unsupported"] == 2 and d["internal"] == 0, d
     assert "/no/such/path from 127.0.0.1" in osc.stderr()  # no return address: a line on stderr
+
+
+def test_bundles_now_and_timed(client):
+    before = client.stats()
+    t0 = time.monotonic()
+    client.send(liblo.Bundle(liblo.time() + 0.3, liblo.Message("/ping", client.url, "/later")))
+    client.send(liblo.Bundle(liblo.Message("/ping", client.url, "/now"), liblo.Message("/ping", client.url, "/now")))
+    client.wait("/now")
+    client.wait("/now")
+    client.wait("/later", timeout=3)
+    assert time.monotonic() - t0 >= 0.25  # held by liblo until its time tag, then dispatched
+    after = client.stats()
+    assert after["malformed"] == before["malformed"] and after["received"] - before["received"] >= 3
 
 
 # -- a flood -----------------------------------------------------------------------------------
