@@ -1388,6 +1388,9 @@ class OscServer:
         change = self._loop_change(control, value)
         for s in slots:
             kind, engine_value = change(s)
+            if kind == "launch-quantize":  # the rig's, whatever loop was addressed: once
+                self._intend(kind, 0, engine_value)
+                break
             self._intend(kind, s, engine_value)
         if self._echo_guard.get(control):
             self._note_set_by(src, index, control, {s: self._loop_value_quiet(control, s) for s in slots})
