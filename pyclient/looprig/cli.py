@@ -746,6 +746,13 @@ def _commands() -> List[Command]:
                           help="seconds before the screenshot (default 2)"),
                       arg("--size", default=None, metavar="WxH", help="window size (default 1440x900)"),
                       arg("--select", type=int, default=None, metavar="SLOT", help="slot selected at start")]),
+        Command("osc", "serve OSC on UDP (SooperLooper's dialect and /looprig/...) for the engine NAME;"
+                " it waits for the engine and re-attaches by itself (docs/OSC.md)",
+                engine="none", run=lambda rig, out, a, t: _cmd_osc(a),
+                args=[arg("--port", type=_port, default=9951, metavar="PORT",
+                          help="UDP port (default 9951, SooperLooper's; 0 = any free port, see the ready line)"),
+                      arg("--host", default="127.0.0.1", metavar="ADDRESS",
+                          help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 = all)")]),
         Command("ping", "round trip to the engine; prints its frame time", call=_timed_ping, show=_show_ping),
         Command("status", "engine info and a table of slots",
                 args=[arg("--all", action="store_true", help="also list empty slots")],
@@ -913,6 +920,23 @@ def _cmd_gui(args: argparse.Namespace) -> int:
                            "python3-pyqtgraph): %s" % e) from None
     return run_gui(name=args.name or default_name(), screenshot=args.screenshot, after=args.after,
                    size=args.size, select=args.select)
+
+
+def _port(s: str) -> int:
+    v = _integer(s)
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError("port must be 0..65535, got %r" % s)
+    return v
+
+
+def _cmd_osc(args: argparse.Namespace) -> int:
+    """``looprig osc``: the OSC server (imported only here: it needs python3-liblo)."""
+    try:
+        from .osc import run as run_osc
+    except ImportError as e:
+        return _error("the OSC server needs liblo for Python (Debian: apt-get install python3-liblo): %s" % e,
+                      EXIT_REJECTED, bool(args.json))
+    return run_osc(name=args.name or default_name(), host=args.host, port=args.port)
 
 
 def _cmd_engine(args: argparse.Namespace, name: str) -> int:
