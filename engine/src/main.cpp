@@ -52,6 +52,11 @@ const char* kUsage = R"(usage: looprigd [options]
   --midi-map FILE     the MIDI map (docs/MIDI.md; default: note 36 + k on any channel
                       toggles slot k); ports midi_in, midi_out (LEDs and clock) and
                       midi_clock_out (clock only)
+  --osc-port PORT     also serve OSC on UDP PORT (SooperLooper's dialect and /looprig/...,
+                      docs/OSC.md): runs `looprig --name NAME osc --port PORT` as a child
+                      ($LOOPRIG_OSC_COMMAND: another command, given those arguments),
+                      ended with the engine
+  --osc-host ADDR     the address it listens on (default: 127.0.0.1, this machine only)
   --no-nsm            ignore NSM_URL (see below)
   --verbose           log client arrivals and departures
   --help              this text
@@ -124,6 +129,8 @@ std::unique_ptr<looprig::NsmClient> join_session_manager(const char* argv0, loop
 int main(int argc, char** argv) {
     looprig::EngineOptions options;
     bool use_nsm = true;
+    int osc_port = 0;                   // --osc-port: 0 = no OSC server
+    std::string osc_host = "127.0.0.1";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&]() -> const char* {
@@ -174,6 +181,13 @@ int main(int argc, char** argv) {
         } else if (arg == "--session") {
             options.session_dir = value();
             if (options.session_dir.empty()) usage_error("--session needs a folder");
+        } else if (arg == "--osc-port") {
+            const double port = parse_number(arg, value());
+            if (port < 1 || port > 65535 || port != static_cast<int>(port)) usage_error("--osc-port must be 1..65535");
+            osc_port = static_cast<int>(port);
+        } else if (arg == "--osc-host") {
+            osc_host = value();
+            if (osc_host.empty()) usage_error("--osc-host needs an address");
         } else if (arg == "--midi-map") {
             options.midi_map = value();
             if (options.midi_map.empty()) usage_error("--midi-map needs a file");
@@ -217,7 +231,25 @@ int main(int argc, char** argv) {
             });
             nsm->reply_open({looprig::kNsmOk, fmt::format("looprig session {}", options.session_dir)});
         }
+        // The OSC server: a child process, like the GUI (same spawn, same ending).
+        looprig::GuiProcess osc;
+        if (osc_port > 0) {
+            looprig::GuiCommandContext ctx = looprig::gui_command_context(options.name);
+            const char* override_command = std::getenv("LOOPRIG_OSC_COMMAND");
+            ctx.override_command = override_command ? override_command : "";
+            looprig::GuiCommand cmd = looprig::resolve_gui_command(ctx);
+            cmd.argv.back() = "osc";  // `--name NAME gui` -> `--name NAME osc --port P --host H`
+            cmd.argv.insert(cmd.argv.end(), {"--port", std::to_string(osc_port), "--host", osc_host});
+            osc.set_command(cmd);
+            osc.on_report([](bool shown, const std::string& problem) {
+                if (!problem.empty()) fmt::print(stderr, "looprigd: OSC server: {}\n", problem);
+                else if (!shown) fmt::print(stderr, "looprigd: OSC server ended\n");
+            });
+            osc.show();
+        }
         const int code = engine.run();
+        osc.on_report(nullptr);
+        osc.stop();
         gui.stop();  // the GUI ends with the engine (and the manager hears it hidden)
         std::lock_guard lock(engine_mutex);  // waits for a save in progress
         running = nullptr;

@@ -780,3 +780,31 @@ def test_slgui_connects_and_is_understood(jack_server, osc, loaded, workdir):
     assert d["received"] > 400, d
     assert d["malformed"] == d["unknown_path"] == d["bad_args"] == d["bad_value"] == 0, d
     assert d["unsupported"] == d["internal"] == 0, d
+
+
+def test_looprigd_osc_port_runs_the_server_and_ends_it(jack_server, tmp_path):
+    """`looprigd --osc-port PORT`: the engine starts the OSC server as its
+    child (the same `looprig osc`), which answers on PORT; it ends with the engine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    e = H.Engine(jack_server, slots=3, extra=["--osc-port", str(port)])
+    e.start()
+    c = Client("osc.udp://127.0.0.1:%d/" % port)
+    try:
+        end = time.monotonic() + 15
+        while True:  # the child attaches and binds a moment after the engine is ready
+            c.send("/ping", c.url, "/pingack")
+            try:
+                _, args, types = c.wait("/pingack", timeout=0.5)
+                break
+            except AssertionError:
+                assert time.monotonic() < end, "no OSC server on port %d: %s" % (port, e.stderr())
+        assert args[2] == 3
+        children = subprocess.run(["pgrep", "-P", str(e.proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 1, children
+    finally:
+        assert e.stop(check=True) == 0
+    time.sleep(0.3)
+    assert subprocess.run(["kill", "-0", children[0]], capture_output=True).returncode != 0, "the OSC server ended"
+    print("looprigd --osc-port %d: OSC server pid %s answered /ping and ended with the engine" % (port, children[0]))
