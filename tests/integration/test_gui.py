@@ -488,6 +488,38 @@ def test_a_bad_file_dropped_shows_the_engines_error_and_changes_nothing(engines,
     no_tracebacks(win)
 
 
+def test_midi_learn_from_a_cells_menu_binds_the_next_pad(engines, windows, qtbot, jack_server, loops):
+    """Right-click a cell, MIDI learn, Launch / stop; a pad pressed on a
+    controller (a JACK MIDI client here) is bound, the window says so, and the
+    pad then launches the slot."""
+    e = engines.start()
+    rig = engines.rig(e)
+    load(rig, 5, loops["keys"])
+    win = windows(e.name)
+    pad = H.MidiPad(jack_server, e)
+    try:
+        wait(qtbot, lambda: win.launcher.cells[5].state == "loaded", 3, "cell 5 loaded")
+        cell = win.launcher.cells[5]
+        qtbot.mouseClick(cell, QtCore.Qt.MouseButton.RightButton)
+        menu = QtWidgets.QApplication.activePopupWidget()
+        wait(qtbot, lambda: QtWidgets.QApplication.activePopupWidget() is not None, 3, "the cell's menu")
+        menu = QtWidgets.QApplication.activePopupWidget()
+        learn = next(a for a in menu.actions() if a.text() == "MIDI learn").menu()
+        next(a for a in learn.actions() if a.text().startswith("Launch / stop")).trigger()
+        menu.close()
+        assert "press a pad" in win.status.currentMessage()
+        qtbot.wait(200)
+        pad.send_at(pad.now() + 1000, bytes([0x90, 81, 100]))
+        wait(qtbot, lambda: any("learned: note 81 ch 1 -> toggle 5" in t for _l, t in win.messages), 5,
+             lambda: "the window says what was learned (messages: %s)" % win.messages)
+        assert int(rig.meters().state[5]) == 1, "the learning press itself launched nothing"
+        pad.send_at(pad.now() + 1000, bytes([0x90, 81, 100]))
+        wait(qtbot, lambda: win.launcher.cells[5].state in ("queued", "playing"), 5, "the pad launches slot 5")
+        no_tracebacks(win)
+    finally:
+        pad.close()
+
+
 # --------------------------------------------------------------------------
 # e) the engine killed and started again
 # --------------------------------------------------------------------------

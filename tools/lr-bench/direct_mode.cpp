@@ -2,6 +2,8 @@
 #include "direct_mode.hpp"
 
 #include "fx_scenario.hpp"
+#include "midi_map.hpp"
+#include "rt/midi_control.hpp"
 #include "rig.hpp"
 #include "timing.hpp"
 
@@ -43,6 +45,37 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
         }
     }
 
+    // --midi-rate: a map binding CC k (channel 1) to loop k's gain, and the events.
+    std::vector<rt::MidiInEvent> midi(1024);
+    uint64_t midi_sent = 0;
+    if (o.midi_rate > 0) {
+        MidiMap map;
+        for (uint32_t k = 0; k < loops && k < 120; ++k)
+            map.entries.push_back({true, 0, static_cast<int>(k), "gain " + std::to_string(k) + " -60 0"});
+        if (!rig.core().midi().offer(map.compile(slots).release())) throw std::runtime_error("MIDI map not taken");
+    }
+    auto feed_midi = [&](uint64_t t, uint32_t n) {
+        if (o.midi_rate <= 0) return;
+        const double every = o.rate / o.midi_rate;  // frames between events
+        uint32_t count = 0;
+        while (count < midi.size()) {
+            const auto at = static_cast<uint64_t>(std::llround(static_cast<double>(midi_sent) * every));
+            if (at >= t + n) break;
+            rt::MidiInEvent& e = midi[count++];
+            e.offset = at > t ? static_cast<uint32_t>(at - t) : 0;
+            e.size = 3;
+            const auto k = static_cast<uint8_t>(midi_sent % std::max<uint32_t>(1, std::min<uint32_t>(loops, 120)));
+            if (midi_sent % 4 == 3) {
+                e.data[0] = 0x90; e.data[1] = 127; e.data[2] = 64;  // unbound note
+            } else {
+                e.data[0] = 0xB0; e.data[1] = k; e.data[2] = static_cast<uint8_t>(64 + midi_sent % 64);
+            }
+            ++midi_sent;
+        }
+        out.midi_in = midi.data();
+        out.midi_in_count = count;
+    };
+
     uint64_t frame_time = 0;
     // Setup: loads, plays (and --fx params) travel through the core like a client's would.
     for (uint32_t k = 0; !(rig.ready() && rig.all_answered()) && !g_stop; ++k) {
@@ -57,6 +90,7 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
         frame_time += frames;
     }
 
+    if (o.midi_rate > 0) midi_sent = static_cast<uint64_t>(std::ceil(static_cast<double>(frame_time) * o.midi_rate / o.rate));
     const uint64_t periods =
         o.seconds > 0 ? std::max<uint64_t>(1, static_cast<uint64_t>(o.seconds * o.rate / frames)) : o.periods;
     std::vector<uint64_t> ns(periods, 0);  // preallocated and touched before timing
@@ -65,6 +99,7 @@ Row run_direct_row(const Options& o, uint32_t frames, uint32_t loops) {
     float peak = 0.0f;
     uint64_t done = 0;
     for (uint64_t k = 0; k < periods && !g_stop; ++k, ++done) {
+        feed_midi(frame_time, frames);
         const uint64_t t0 = now_ns();
         rig.core().process(frames, frame_time, out);
         const uint64_t t1 = now_ns();

@@ -41,6 +41,9 @@ options:
                       and a group bus; the delay (0.75 beats, feedback 0.4) and the
                       reverb (2.5 s) run; --direct also writes the bus outs
                       (like looprigd --bus-outs)
+  --midi-rate N       --direct: N MIDI events per second into the core's midi_in,
+                      spread evenly: CCs bound (by a map) to the playing loops' gains,
+                      every 4th an unbound note (the controller path, docs/MIDI.md)
   --paced             --direct: one call per period of wall time (colder caches,
                       like JACK) instead of back to back
   --warmup K          untimed periods before each --direct row (default 500)
@@ -142,6 +145,9 @@ Options parse_options(int argc, char** argv) {
             o.slot_outs = true;
         } else if (arg == "--fx") {
             o.fx = true;
+        } else if (arg == "--midi-rate") {
+            o.midi_rate = parse_number(arg, value().c_str());
+            if (!(o.midi_rate >= 0 && o.midi_rate <= 100000)) usage_error("--midi-rate must be 0..100000");
         } else if (arg == "--paced") {
             o.paced = true;
         } else if (arg == "--warmup") {

@@ -20,6 +20,7 @@ struct Options {
     double declick_ms = 2.0;
     bool slot_outs = false;
     bool fx = false;
+    double midi_rate = 0.0;  // --midi-rate: CC events per second into midi_in (--direct)
     bool paced = false;
     uint32_t warmup = 500;
     bool fifo = false;

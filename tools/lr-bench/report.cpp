@@ -40,8 +40,9 @@ void print_table(const Options& o, const std::vector<Row>& rows) {
         fmt::print("{:>6} {:>5} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>11}\n", "frames", "loops", "periods", "median",
                    "p99", "max", "mean", "xruns", "dsp%");
     } else {
-        fmt::print("# lr-bench --direct{}{}: process() time per period as a fraction of the period\n",
-                   o.paced ? " --paced" : "", o.fx ? " --fx" : "");
+        fmt::print("# lr-bench --direct{}{}{}: process() time per period as a fraction of the period\n",
+                   o.paced ? " --paced" : "", o.fx ? " --fx" : "",
+                   o.midi_rate > 0 ? fmt::format(" --midi-rate {:g}", o.midi_rate) : std::string());
         fmt::print("{:>6} {:>5} {:>8} {:>7} {:>7} {:>7} {:>7}\n", "frames", "loops", "periods", "median", "p99",
                    "max", "mean");
     }

@@ -260,7 +260,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.link.meters is not None and int(self.link.meters.state[slot]) != 0:
             menu.addAction("Launch / stop", lambda: self.launcher.toggle(slot))
             menu.addAction("Unload", lambda: self.link.call("unload", slot, describe="unload %d: {msg}" % slot))
+        learn = menu.addMenu("MIDI learn")
+        for label, target in (("Launch / stop (pad)", "toggle %d"), ("Mute", "mute %d"), ("Solo", "solo %d"),
+                              ("Gain (fader)", "gain %d -60 6"), ("Pan (knob)", "pan %d")):
+            learn.addAction(label, lambda t=target % slot: self.midi_learn(t))
         menu.popup(where)
+
+    def midi_learn(self, target: str) -> None:
+        """Bind the next note/CC on midi_in to ``target`` (docs/MIDI.md); the answer comes when one does."""
+        self.show_message("info", "MIDI learn '%s': press a pad or move a control on the controller" % target)
+        self.link.call("midi_learn", target, describe="{msg}")
 
     def selected_row(self) -> int:
         return self.launcher.selected // COLUMNS
