@@ -81,6 +81,13 @@ MidiBinding parse_midi_target(const std::string& target, uint32_t slot_count, Mi
     } else if (verb == "stop-all") {
         need(1, 1, "stop-all");
         b.action = MidiAction::stop_all;
+    } else if (verb == "transport") {
+        need(2, 2, "transport off|follow|master");
+        b.action = MidiAction::transport;
+        if (w[1] == "off") b.index = LR_TRANSPORT_OFF;
+        else if (w[1] == "follow") b.index = LR_TRANSPORT_FOLLOW;
+        else if (w[1] == "master") b.index = LR_TRANSPORT_MASTER;
+        else throw MidiMapError(fmt::format("target '{}': transport off, follow or master", target));
     } else if (verb == "tap") {
         need(1, 1, "tap");
         b.action = MidiAction::tap;
@@ -130,6 +137,7 @@ MidiBinding parse_midi_target(const std::string& target, uint32_t slot_count, Mi
     } else {
         throw MidiMapError(fmt::format(
             "unknown target '{}': one of toggle/play/stop/mute/solo SLOT, scene ROW, stop-all, tap, tempo [LO HI], "
+            "transport off|follow|master, "
             "or a param name (looprig params) with its slot or group and an optional range",
             target));
     }

@@ -20,6 +20,7 @@ enum class MidiAction : uint8_t {
     tap,          // tap tempo: the interval between taps sets the tempo
     scene,        // play launcher row `index` (8 slots a row), stop the other rows' slots in its columns
     stop_all,     // stop every slot (launch quantize)
+    transport,    // the JACK transport mode `index` (lr_transport_mode: off, follow, master)
     count
 };
 

@@ -161,6 +161,7 @@ def test_map_file_cc_to_params_and_a_bad_map_changes_nothing(jack_server, engine
             {"cc": 7, "channel": 1, "do": "gain 3 -60 0"},
             {"cc": 10, "channel": "any", "do": "pan 3", "relative": True, "step": 0.1},
             {"note": 60, "channel": 2, "do": "mute 3"},
+            {"note": 61, "channel": 2, "do": "transport follow"},
         ]}))
     ans = rig.midi_map_load(str(good))
     print(ans.message)
@@ -168,12 +169,15 @@ def test_map_file_cc_to_params_and_a_bad_map_changes_nothing(jack_server, engine
     pad.send_at(t, bytes([0xB0, 7, 127]))
     pad.send_at(t + 10, bytes([0xB5, 10, 3]))      # +3 steps of 0.1
     pad.send_at(t + 20, bytes([0x91, 60, 90]))     # mute on (toggle)
-    pad.wait_sent(3)
+    pad.send_at(t + 30, bytes([0x91, 61, 90]))     # transport: follow
+    pad.wait_sent(4)
     time.sleep(0.2)
     m = rig.meters()
     gain, pan, flags = float(m.gain_db[3]), float(m.pan[3]), int(m.flags[3])
     print(f"slot 3: gain {gain} dB, pan {pan:.2f}, flags {flags}")
     assert abs(gain - 0.0) < 1e-4 and abs(pan - 0.3) < 1e-4 and flags & 1
+    assert rig.meters().transport == "follow", "transport follow"
+    rig.transport("off")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"looprig_midi_map": 1, "bindings": [{"cc": 7, "do": "gain 99"}]}))
     with pytest.raises(Exception) as ei:

@@ -114,8 +114,10 @@ void MidiControl::command(Actions& actions, uint32_t type, int32_t slot, double 
     cmd.id = next_command_id_++;
     if (next_command_id_ == 0) next_command_id_ = 1;
     cmd.type = static_cast<uint16_t>(type);
-    cmd.flags = LR_CMD_F_AT;
-    cmd.at_frame = at;
+    if (type != LR_CMD_TRANSPORT) {  // a mode switch, not an event on the timeline: at the next period
+        cmd.flags = LR_CMD_F_AT;
+        cmd.at_frame = at;
+    }
     cmd.slot = slot;
     cmd.value[0] = value;
     cmd.param = param;
@@ -203,6 +205,9 @@ void MidiControl::act(const MidiBinding& b, bool is_cc, uint8_t, uint8_t, uint8_
             }
             return;
         }
+        case MidiAction::transport:
+            if (pressed) command(actions, LR_CMD_TRANSPORT, 0, b.index, at, false);
+            return;
         case MidiAction::stop_all:
             if (!pressed) return;
             for (int32_t s = 0; s < slot_count; ++s) {
