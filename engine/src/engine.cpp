@@ -264,6 +264,7 @@ Engine::~Engine() {
         }
         jack_client_close(client_);
     }
+    midi_map_.reset();  // it hands tables to the core's MIDI unit: before the core
     renderer_.reset();
     loudness_.reset();
     loader_.reset();
