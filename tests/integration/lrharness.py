@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = "/usr/bin/python3"
 RATE = 48000
 PERIOD = 256
+# The MIDI ports every engine registers (docs/MIDI.md), beside its audio outs.
+MIDI_PORTS = ["midi_clock_out", "midi_in", "midi_out"]
 
 _counter = itertools.count()
 

@@ -18,7 +18,7 @@ def test_default_has_32_slots_and_only_master_ports(rig, engine, jack_server):
     t = rig.ping()
     assert 0 <= rig.frame_time - t < H.RATE // 4
     mine = sorted(p for p in jack_server.ports() if p.startswith(engine.name + ":"))
-    assert mine == sorted([engine.port("out_L"), engine.port("out_R")]), mine
+    assert mine == sorted(engine.port(p) for p in ["out_L", "out_R"] + H.MIDI_PORTS), mine
 
 
 def test_32_loops_sum_exactly(rig, capture, tmp_path):
